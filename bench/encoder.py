@@ -1,0 +1,158 @@
+"""The encoder contract: what every wrapper in `encoders/` (or a user's file) implements.
+
+An encoder turns a batch of mono waveforms at its declared `sample_rate` into frames at its declared hop.
+Loading is lazy: constructing an encoder must be cheap; weights are read in `load()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # torch is imported inside functions only, so that `import bench` stays light
+    import torch
+
+LICENSE_NON_COMMERCIAL_MARKERS = ("NC", "non-commercial", "noncommercial")
+
+
+@dataclass
+class Frames:
+    """Output of `Encoder.encode`.
+
+    frames: float tensor [B, T, D]; mask: bool tensor [B, T] (True = a real frame, False = padding);
+    hidden_states: optional list of [B, T, D] tensors, one per layer (input embedding first, last layer last).
+    """
+
+    frames: "torch.Tensor"
+    mask: "torch.Tensor"
+    hidden_states: list["torch.Tensor"] | None = None
+
+
+@dataclass(frozen=True)
+class EncoderCard:
+    """Validated metadata of an encoder: what it is, where its weights come from, what it was trained on."""
+
+    name: str
+    family: str
+    sample_rate: int
+    embed_dim: int
+    hop_ms: float
+    license: str
+    parameters: int = 0
+    revision: str = ""
+    max_seconds: float | None = None
+    training_data: str = "unknown"
+    extras: tuple[str, ...] = ()
+    description: str = ""
+    padding_policy: str = "frames beyond each clip's length are masked out"
+    text_tower: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name or not isinstance(self.name, str):
+            problems.append("name must be a non-empty string")
+        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            problems.append(f"sample_rate must be a positive int (got {self.sample_rate!r})")
+        if not isinstance(self.embed_dim, int) or self.embed_dim <= 0:
+            problems.append(f"embed_dim must be a positive int (got {self.embed_dim!r})")
+        if not isinstance(self.hop_ms, (int, float)) or self.hop_ms <= 0:
+            problems.append(f"hop_ms must be a positive number of milliseconds (got {self.hop_ms!r})")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            problems.append(f"max_seconds must be positive or None (got {self.max_seconds!r})")
+        if not self.license:
+            problems.append("license must be stated (e.g. 'MIT', 'CC-BY-NC-SA-4.0', 'none (no weights)')")
+        if problems:
+            raise ValueError(f"invalid EncoderCard for {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def non_commercial(self) -> bool:
+        """True when the weights' license forbids commercial use."""
+        return any(marker.lower() in self.license.lower() for marker in LICENSE_NON_COMMERCIAL_MARKERS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out = asdict(self)
+        out["extras"] = list(self.extras)
+        out["non_commercial"] = self.non_commercial
+        return out
+
+
+class Encoder:
+    """Base class of every encoder wrapper.
+
+    Subclasses set the class attributes (or override them in `__init__`), implement `encode`, and may
+    override `load` (read weights lazily), `weights_sha256` (hash of the weights actually used) and
+    `hidden_state_count`. `init_args` records the constructor arguments so that a result can be reproduced.
+    Set `wrapper_version` higher whenever a change to the wrapper changes its outputs: it is part of the
+    embedding cache key.
+    """
+
+    name: str = "encoder"
+    family: ClassVar[str] = "custom"
+    license: ClassVar[str] = "unknown"
+    sample_rate: int = 16000
+    embed_dim: int = 0
+    hop_ms: float = 10.0
+    max_seconds: float | None = None
+    wrapper_version: ClassVar[str] = "1"
+    training_data: ClassVar[str] = "unknown"
+
+    def __init__(self, **init_args: Any) -> None:
+        self.init_args: dict[str, Any] = dict(init_args)
+        self.device = "cpu"
+        self.dtype = "float32"
+        self._loaded = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def load(self, device: str = "cpu", dtype: str = "float32") -> "Encoder":
+        """Read weights and move to `device` in `dtype`; idempotent. Subclasses extend `_load`."""
+        if not self._loaded or (device, dtype) != (self.device, self.dtype):
+            self.device, self.dtype = device, dtype
+            self._load()
+            self._loaded = True
+        return self
+
+    def _load(self) -> None:
+        """Read weights; nothing to do for weight-free encoders."""
+
+    # -- the contract ----------------------------------------------------------------------------
+    def encode(self, waveforms: "torch.Tensor", mask: "torch.Tensor") -> Frames:
+        """Encode a padded batch: waveforms [B, N] float at `sample_rate`, mask [B, N] bool (True = real)."""
+        raise NotImplementedError
+
+    def weights_sha256(self) -> str:
+        """Hash identifying the weights; weight-free encoders hash their configuration."""
+        payload = json.dumps({"class": type(self).__qualname__, "args": self.init_args}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def parameter_count(self) -> int:
+        """Number of parameters (0 for weight-free encoders)."""
+        return 0
+
+    def card(self) -> EncoderCard:
+        """Metadata card of this encoder."""
+        return EncoderCard(
+            name=self.name,
+            family=self.family,
+            sample_rate=int(self.sample_rate),
+            embed_dim=int(self.embed_dim),
+            hop_ms=float(self.hop_ms),
+            max_seconds=self.max_seconds,
+            license=self.license,
+            parameters=self.parameter_count(),
+            training_data=self.training_data,
+            description=(type(self).__doc__ or "").strip().split("\n")[0],
+        )
+
+    def frame_count(self, num_samples: int) -> int:
+        """Number of valid frames produced for a clip of `num_samples` samples (used for masks)."""
+        hop = self.sample_rate * self.hop_ms / 1000.0
+        return max(1, int(num_samples // hop) + 1)
+
+
+def text_tower(encoder: Encoder) -> bool:
+    """True when the encoder implements `encode_text(list[str]) -> [N, D]` (CLAP-like)."""
+    return callable(getattr(encoder, "encode_text", None))
+

@@ -1,0 +1,108 @@
+"""Find encoders by name: built-ins (`bench.encoders.BUILTIN`), the `bench.encoders` entry-point group of
+other packages, `path/to/file.py:Class`, or `package.module:Class`."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.encoder import Encoder
+
+ENTRY_POINT_GROUP = "bench.encoders"
+
+
+class EncoderNotFound(KeyError):
+    """An encoder reference that resolves to nothing; the message suggests close names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0])
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    found: dict[str, Any] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in found:
+            raise ValueError(f"encoder name '{ep.name}' is registered twice in entry-point group "
+                             f"'{ENTRY_POINT_GROUP}' ({found[ep.name].value} and {ep.value}); rename one")
+        found[ep.name] = ep
+    return found
+
+
+def registered() -> dict[str, str]:
+    """All registered encoder names -> where they come from ("module:Class" or entry point value)."""
+    from bench.encoders import BUILTIN
+
+    names = {name: f"bench.encoders.{target}" for name, (target, _) in BUILTIN.items()}
+    for name, ep in _entry_points().items():
+        if name in names:
+            raise ValueError(f"encoder name '{name}' from entry point '{ep.value}' clashes with the built-in "
+                             f"'{names[name]}'; rename it in that package's entry points")
+        names[name] = ep.value
+    return names
+
+
+def _load_file_class(path: Path, attr: str) -> type:
+    if not path.exists():
+        raise EncoderNotFound(f"encoder file '{path}' does not exist (expected path/to/file.py:ClassName)")
+    module_name = f"bench_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, attr):
+        raise EncoderNotFound(f"'{path}' defines no '{attr}'; classes there: "
+                              f"{', '.join(n for n, v in vars(module).items() if isinstance(v, type)) or 'none'}")
+    return getattr(module, attr)
+
+
+def _load_target(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise EncoderNotFound(f"cannot import '{module}' for encoder '{target}': {err}") from err
+    if not hasattr(mod, attr):
+        raise EncoderNotFound(f"module '{module}' has no attribute '{attr}'")
+    return getattr(mod, attr)
+
+
+def resolve(ref: str) -> tuple[Any, dict]:
+    """Turn an encoder reference into (class or factory, default constructor args)."""
+    from bench.encoders import BUILTIN
+
+    if ref in BUILTIN:
+        target, args = BUILTIN[ref]
+        return _load_target(f"bench.encoders.{target}"), dict(args)
+    if ":" in ref:
+        path_part, _, attr = ref.rpartition(":")
+        if path_part.endswith(".py") or "/" in path_part or "\\" in path_part:
+            return _load_file_class(Path(path_part), attr), {}
+        return _load_target(ref), {}
+    eps = _entry_points()
+    if ref in eps:
+        return eps[ref].load(), {}
+    known = sorted(registered())
+    close = difflib.get_close_matches(ref, known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise EncoderNotFound(f"unknown encoder '{ref}'.{hint} Registered: {', '.join(known)}. A file of your own "
+                          f"works too: path/to/file.py:ClassName")
+
+
+def build_encoder(ref: str, checkpoint: str | None = None, **init_args: Any) -> Encoder:
+    """Instantiate an encoder from a reference; `checkpoint` is passed to wrappers that take one."""
+    factory, args = resolve(ref)
+    args.update(init_args)
+    if checkpoint is not None:
+        args["checkpoint"] = checkpoint
+    encoder = factory(**args)
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"'{ref}' built a {type(encoder).__name__}, not a bench.encoder.Encoder subclass")
+    if ":" not in ref:  # a registered name is the encoder's name in results
+        encoder.name = ref
+    return encoder

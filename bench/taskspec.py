@@ -1,0 +1,192 @@
+"""Task specs: one YAML file per task under `tasks/`, validated on load.
+
+A task says where its data is, what the labels are, how it is split, how audio is fed (channels, crop)
+and which protocols score it. Errors name the file and the field. See `tasks/README.md` for the format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DOMAINS = ("speech", "paralinguistic", "sound", "music", "spatial")
+LABEL_KINDS = ("multiclass", "multilabel", "regression", "trials", "events", "segments", "captions", "transcripts")
+DATASET_SOURCES = ("builtin", "manifest", "folder", "hf_disk", "parquet")
+CHANNEL_POLICIES = ("mix", "first", "each")
+PROTOCOL_KINDS = (
+    "linear", "mlp", "knn",
+    "verification", "diarization", "counting", "qbe", "zeroshot", "retrieval", "events", "generative",
+)
+POOLINGS = ("mean", "meanstd")
+
+# Main score of each label kind when a protocol does not name one, and whether higher is better.
+DEFAULT_MAIN_SCORE = {"multiclass": "accuracy", "multilabel": "map", "regression": "r2"}
+LOWER_IS_BETTER = {"mae", "eer", "min_dcf", "der", "jer", "wer", "cer", "median_rank"}
+
+
+class TaskSpecError(ValueError):
+    """A task file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    source: str
+    name: str = ""
+    path: str = ""
+    tier: str = "quick"
+    audio_column: str = "path"
+    id_column: str = "id"
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Either fixed splits (train/validation/test values of `column`) or k folds rotated HEAR-style."""
+
+    column: str
+    train: str = "train"
+    validation: str = "validation"
+    test: str = "test"
+    folds: tuple[str, ...] = ()
+
+    @property
+    def is_kfold(self) -> bool:
+        return bool(self.folds)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    kind: str
+    main_score: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.main_score not in LOWER_IS_BETTER
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    version: int
+    domain: str
+    description: str
+    dataset: DatasetSpec
+    label_kind: str
+    label_column: str
+    split: SplitSpec
+    protocols: tuple[ProtocolSpec, ...]
+    channels: str = "mix"
+    max_seconds: float | None = None
+    pooling: str = "mean"
+    chance: float | None = None
+    file: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _require(data: dict, key: str, where: str, kinds: type | tuple[type, ...]) -> Any:
+    if key not in data:
+        raise TaskSpecError(f"{where}: missing required field '{key}'")
+    value = data[key]
+    if not isinstance(value, kinds):
+        names = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
+        raise TaskSpecError(f"{where}: field '{key}' must be {names}, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str, key: str) -> str:
+    if value not in allowed:
+        raise TaskSpecError(f"{where}: field '{key}' is {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def _known_keys(data: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise TaskSpecError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def parse_task(data: Any, file: str) -> TaskSpec:
+    """Validate a parsed YAML mapping into a TaskSpec; `file` is used in error messages."""
+    if not isinstance(data, dict):
+        raise TaskSpecError(f"{file}: a task file must be a mapping of fields, got {type(data).__name__}")
+    _known_keys(data, {"name", "version", "domain", "description", "dataset", "label", "split", "protocols",
+                       "audio", "chance", "extra"}, file)
+    name = _require(data, "name", file, str)
+    version = _require(data, "version", file, int)
+    domain = _choice(_require(data, "domain", file, str), DOMAINS, file, "domain")
+
+    ds = _require(data, "dataset", file, dict)
+    _known_keys(ds, {"source", "name", "path", "tier", "audio_column", "id_column"}, f"{file}: dataset")
+    source = _choice(_require(ds, "source", f"{file}: dataset", str), DATASET_SOURCES, f"{file}: dataset", "source")
+    if source == "builtin" and not ds.get("name"):
+        raise TaskSpecError(f"{file}: dataset: a builtin dataset needs 'name' (the generator, e.g. 'keywords')")
+    if source != "builtin" and not ds.get("path"):
+        raise TaskSpecError(f"{file}: dataset: source '{source}' needs 'path' (absolute, or relative to the YAML file)")
+    dataset = DatasetSpec(**{k: str(v) for k, v in ds.items()})
+
+    label = _require(data, "label", file, dict)
+    _known_keys(label, {"kind", "column"}, f"{file}: label")
+    label_kind = _choice(_require(label, "kind", f"{file}: label", str), LABEL_KINDS, f"{file}: label", "kind")
+
+    split_data = _require(data, "split", file, dict)
+    _known_keys(split_data, {"column", "train", "validation", "test", "folds"}, f"{file}: split")
+    folds = split_data.get("folds", ())
+    if folds and (not isinstance(folds, list) or len(folds) < 3):
+        raise TaskSpecError(f"{file}: split: 'folds' must list at least 3 fold values (test, validation, train rotate)")
+    split = SplitSpec(
+        column=str(split_data.get("column", "split")),
+        train=str(split_data.get("train", "train")),
+        validation=str(split_data.get("validation", "validation")),
+        test=str(split_data.get("test", "test")),
+        folds=tuple(str(f) for f in folds),
+    )
+
+    protocols = []
+    for i, proto in enumerate(_require(data, "protocols", file, list)):
+        where = f"{file}: protocols[{i}]"
+        if isinstance(proto, str):
+            proto = {"kind": proto}
+        if not isinstance(proto, dict):
+            raise TaskSpecError(f"{where}: must be a protocol name or a mapping with 'kind'")
+        kind = _choice(_require(proto, "kind", where, str), PROTOCOL_KINDS, where, "kind")
+        main = proto.get("main_score") or DEFAULT_MAIN_SCORE.get(label_kind)
+        if not main:
+            raise TaskSpecError(f"{where}: label kind '{label_kind}' has no default main score; set 'main_score'")
+        config = {k: v for k, v in proto.items() if k not in ("kind", "main_score")}
+        protocols.append(ProtocolSpec(kind=kind, main_score=str(main), config=config))
+    if not protocols:
+        raise TaskSpecError(f"{file}: 'protocols' must list at least one protocol")
+
+    audio = data.get("audio", {}) or {}
+    if not isinstance(audio, dict):
+        raise TaskSpecError(f"{file}: field 'audio' must be a mapping")
+    _known_keys(audio, {"channels", "max_seconds", "pooling"}, f"{file}: audio")
+    channels = _choice(audio.get("channels", "mix"), CHANNEL_POLICIES, f"{file}: audio", "channels")
+    pooling = _choice(audio.get("pooling", "mean"), POOLINGS, f"{file}: audio", "pooling")
+    max_seconds = audio.get("max_seconds")
+    if max_seconds is not None and (not isinstance(max_seconds, (int, float)) or max_seconds <= 0):
+        raise TaskSpecError(f"{file}: audio: 'max_seconds' must be a positive number or absent")
+    chance = data.get("chance")
+    if chance is not None and not isinstance(chance, (int, float)):
+        raise TaskSpecError(f"{file}: field 'chance' must be a number")
+
+    return TaskSpec(
+        name=name, version=version, domain=domain, description=str(data.get("description", "")),
+        dataset=dataset, label_kind=label_kind, label_column=str(label.get("column", "label")),
+        split=split, protocols=tuple(protocols), channels=channels,
+        max_seconds=float(max_seconds) if max_seconds is not None else None, pooling=pooling,
+        chance=float(chance) if chance is not None else None, file=file, extra=dict(data.get("extra", {}) or {}),
+    )
+
+
+def load_task_file(path: str | Path) -> TaskSpec:
+    """Read and validate one task YAML."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise TaskSpecError(f"{path}: not valid YAML: {err}") from err
+    return parse_task(data, str(path))
