@@ -1,0 +1,158 @@
+"""The `bench` command: a thin layer over the Python API (bench.run, bench.leaderboard, bench.check)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  bench run --encoder mfcc logmel --suite builtin-quick --leaderboard leaderboard
+  bench run --encoder path/to/my_encoder.py:MyEncoder --tasks builtin-quick/keywords --device cuda --dtype bfloat16
+  bench list tasks
+  bench check mfcc
+  bench leaderboard --results results --out leaderboard --suite builtin-quick
+"""
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run
+
+    for encoder in args.encoder:
+        run(encoder, suite=args.suite, tasks=args.tasks, checkpoint=args.checkpoint, device=args.device,
+            dtype=args.dtype, out=args.out, seeds=args.seeds, layer=args.layer, cache_dir=args.cache,
+            batch_seconds=args.batch_seconds, on_bad_audio=args.on_bad_audio, data_seed=args.data_seed,
+            progress=not args.no_progress, force=args.force)
+    if args.leaderboard:
+        from bench.leaderboard import write_leaderboard
+
+        for path in write_leaderboard(Path(args.out), Path(args.leaderboard), suite=args.suite):
+            print(f"[bench] wrote {path}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "tasks":
+        from bench.catalog import all_tasks
+        from bench.protocols.base import PROTOCOLS
+
+        for name, task in sorted(all_tasks().items()):
+            kinds = ", ".join(p.kind + ("" if p.kind in PROTOCOLS else " (pending)") for p in task.protocols)
+            print(f"{name:<40} v{task.version}  {task.domain:<15} {task.label_kind:<12} {kinds}")
+    elif args.what == "suites":
+        from bench.catalog import all_suites, suite_tasks
+
+        for name, suite in sorted(all_suites().items()):
+            print(f"{name:<20} {len(suite_tasks(name))} tasks  {suite.description}")
+    else:
+        from bench.registry import registered, resolve
+
+        for name in sorted(registered()):
+            factory, _ = resolve(name)
+            license_ = str(getattr(factory, "license", "unknown"))
+            flag = "  [non-commercial]" if any(m in license_ for m in ("NC", "non-commercial")) else ""
+            print(f"{name:<22} {getattr(factory, 'family', '?'):<14} {license_}{flag}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from bench.check import check_encoder, format_report
+    from bench.registry import build_encoder
+
+    encoder = build_encoder(args.encoder, checkpoint=args.checkpoint).load(args.device, args.dtype)
+    results = check_encoder(encoder, long_input=args.long)
+    print(format_report(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import write_leaderboard
+
+    for path in write_leaderboard(Path(args.results), Path(args.out), suite=args.suite):
+        print(f"[bench] wrote {path}")
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from bench.builtin import ensure_builtin
+    from bench.catalog import resolve_tasks
+
+    done = set()
+    for task in resolve_tasks(args.suite, args.tasks):
+        ds = task.dataset
+        if ds.source == "builtin" and (ds.name, ds.tier) not in done:
+            print(ensure_builtin(ds.name, ds.tier, seed=args.data_seed))
+            done.add((ds.name, ds.tier))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `bench` command."""
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Benchmark audio encoders: probes, zero-shot transfer, retrieval, leaderboards.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="evaluate encoder(s) on a suite or tasks; write results JSON",
+                         description="Extract (cached) embeddings, run each task's protocols, write "
+                                     "<out>/<encoder>/<task>.json; optionally the leaderboard.")
+    run.add_argument("--encoder", nargs="+", required=True,
+                     help="registered name(s) (see `bench list encoders`), path/to/file.py:Class or module:Class")
+    run.add_argument("--checkpoint", help="local checkpoint folder (or hub id) for wrappers that take one")
+    run.add_argument("--suite", help="suite name (see `bench list suites`)")
+    run.add_argument("--tasks", nargs="+", help="task names, name patterns (quoted globs) or task YAML paths")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    run.add_argument("--out", default="results", help="results folder (default ./results)")
+    run.add_argument("--leaderboard", metavar="DIR", help="also write leaderboard CSV/Markdown into DIR")
+    run.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="probe seeds (default 0 1 2)")
+    run.add_argument("--layer", default="last", help="last (default), mean (of all hidden layers) or an index")
+    run.add_argument("--cache", help="embedding cache folder (default $BENCH_HOME/cache)")
+    run.add_argument("--batch-seconds", type=float, default=320.0,
+                     help="padded audio per batch, in seconds (default 320)")
+    run.add_argument("--on-bad-audio", choices=["error", "skip"], default="error",
+                     help="stop on an unreadable/empty/NaN clip (default) or skip it and report it in the result")
+    run.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")
+    run.add_argument("--force", action="store_true", help="recompute results even when up to date")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.set_defaults(func=_cmd_run)
+
+    lst = sub.add_parser("list", help="list tasks, suites or encoders")
+    lst.add_argument("what", nargs="?", choices=["tasks", "suites", "encoders"], default="tasks")
+    lst.set_defaults(func=_cmd_list)
+
+    chk = sub.add_parser("check", help="run the encoder conformance suite (shapes, mask, padding, NaN, ...)")
+    chk.add_argument("encoder")
+    chk.add_argument("--checkpoint")
+    chk.add_argument("--device", default="cpu")
+    chk.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    chk.add_argument("--long", action="store_true", help="also feed 10 minutes of audio (slow)")
+    chk.set_defaults(func=_cmd_check)
+
+    lb = sub.add_parser("leaderboard", help="build leaderboard CSV and Markdown from results JSON")
+    lb.add_argument("--results", default="results", help="results folder (default ./results)")
+    lb.add_argument("--out", default="leaderboard", help="output folder (default ./leaderboard)")
+    lb.add_argument("--suite", help="restrict to a suite's tasks")
+    lb.set_defaults(func=_cmd_leaderboard)
+
+    gen = sub.add_parser("generate", help="generate the built-in datasets of a suite or tasks ahead of time")
+    gen.add_argument("--suite")
+    gen.add_argument("--tasks", nargs="+")
+    gen.add_argument("--data-seed", type=int, default=0)
+    gen.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `bench` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"bench: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

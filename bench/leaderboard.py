@@ -1,0 +1,124 @@
+"""Leaderboard tables: a pure function of result records (and optionally a suite's task list).
+
+Per task the score is the main score of the task's primary protocol (the first one listed in the task file) with
+its 95% CI; per domain, the mean over that domain's tasks of the higher-is-better main scores; overall, the mean
+of the domain means, so that no domain weighs more because it has more tasks. Every protocol's score is in the
+long CSV. A table that would mix two versions of one task is refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any
+
+
+class MixedVersions(ValueError):
+    """Results of one task were made with different task versions."""
+
+
+def long_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per encoder x task x protocol with its main score and CI."""
+    rows = []
+    for record in records:
+        for rank, proto in enumerate(record["protocols"]):
+            main = proto["main_score"]
+            ci = main.get("ci95") or [None, None]
+            rows.append({
+                "encoder": record["encoder"]["name"], "task": record["task"]["name"],
+                "task_version": record["task"]["version"], "domain": record["task"]["domain"],
+                "protocol": proto["kind"], "primary": rank == 0, "metric": main["name"], "value": main["value"],
+                "ci95_low": ci[0], "ci95_high": ci[1], "higher_is_better": main["higher_is_better"],
+                "chance": record["task"].get("chance"), "n_samples": record.get("n_samples"),
+                "weights_sha256": record["encoder"]["weights_sha256"][:12], "file": record.get("_file", ""),
+            })
+    return rows
+
+
+def check_versions(rows: list[dict[str, Any]]) -> None:
+    """Raise MixedVersions when one task appears with two versions."""
+    seen: dict[str, dict[int, str]] = {}
+    for row in rows:
+        seen.setdefault(row["task"], {}).setdefault(row["task_version"], row["file"])
+    mixed = {task: files for task, files in seen.items() if len(files) > 1}
+    if mixed:
+        lines = [f"  {task}: " + ", ".join(f"v{v} ({f})" for v, f in sorted(files.items()))
+                 for task, files in mixed.items()]
+        raise MixedVersions("results mix task versions, so the table would compare different tasks:\n"
+                            + "\n".join(lines) + "\nre-run the older results or delete them")
+
+
+def build(records: list[dict[str, Any]], task_patterns: tuple[str, ...] | None = None):
+    """(long DataFrame, wide DataFrame) from result records, optionally restricted to task-name patterns."""
+    import pandas as pd
+
+    rows = long_rows(records)
+    if task_patterns:
+        rows = [r for r in rows if any(fnmatch.fnmatchcase(r["task"], p) for p in task_patterns)]
+    if not rows:
+        raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
+    check_versions(rows)
+    long = pd.DataFrame(rows).sort_values(["task", "protocol", "encoder"]).reset_index(drop=True)
+    primary = long[long["primary"]]
+    wide = primary.pivot(index="encoder", columns="task", values="value")
+    good = primary[primary["higher_is_better"]]
+    domain_means = good.groupby(["encoder", "domain"])["value"].mean().unstack("domain")
+    domain_means.columns = [f"mean:{d}" for d in domain_means.columns]
+    wide = wide.join(domain_means)
+    wide.insert(0, "overall", domain_means.mean(axis=1))
+    wide = wide.sort_values("overall", ascending=False)
+    return long, wide
+
+
+def to_markdown(long, wide) -> str:
+    """Markdown table: encoders as rows, each task's primary score with its 95% CI."""
+    primary = long[long["primary"]].set_index(["encoder", "task"])
+    tasks = [c for c in wide.columns if c != "overall" and not c.startswith("mean:")]
+    header = ["encoder", "overall"] + [c for c in wide.columns if c.startswith("mean:")] + tasks
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for encoder, row in wide.iterrows():
+        cells = [str(encoder), _fmt(row["overall"])]
+        cells += [_fmt(row[c]) for c in wide.columns if c.startswith("mean:")]
+        for task in tasks:
+            if (encoder, task) in primary.index:
+                entry = primary.loc[(encoder, task)]
+                cells.append(f"{_fmt(entry['value'])} [{_fmt(entry['ci95_low'])}, {_fmt(entry['ci95_high'])}]")
+            else:
+                cells.append("")
+        lines.append("| " + " | ".join(cells) + " |")
+    metrics = long[long["primary"]].drop_duplicates("task").set_index("task")
+    notes = [f"- {t}: {metrics.loc[t, 'metric']} ({'higher' if metrics.loc[t, 'higher_is_better'] else 'lower'} "
+             f"is better; chance {_fmt(metrics.loc[t, 'chance'])})" for t in tasks]
+    return "\n".join(lines) + "\n\nMain score per task (primary protocol, 95% bootstrap CI):\n" + "\n".join(notes) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    try:
+        if value is None or value != value:
+            return "-"
+        return f"{float(value):.3f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None) -> list[Path]:
+    """Write leaderboard CSVs (long and wide) and Markdown for the results under `results_dir`."""
+    from bench.results import load_results
+
+    patterns = None
+    if suite:
+        from bench.catalog import all_suites
+
+        suites = all_suites()
+        if suite not in suites:
+            raise KeyError(f"unknown suite '{suite}'; known: {', '.join(sorted(suites))}")
+        patterns = suites[suite].patterns
+    long, wide = build(load_results(results_dir), patterns)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = suite or "all"
+    paths = [out_dir / f"{stem}_long.csv", out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
+    long.drop(columns=["file"]).to_csv(paths[0], index=False)
+    wide.round(4).to_csv(paths[1])
+    paths[2].write_text(f"# Leaderboard: {stem}\n\n" + to_markdown(long, wide))
+    return paths

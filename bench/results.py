@@ -1,0 +1,80 @@
+"""Result records: one JSON per encoder x task, with provenance; written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def result_path(out_dir: Path, encoder_name: str, task_name: str) -> Path:
+    """`<out>/<encoder>/<task>.json` (slashes in names become '__')."""
+    return Path(out_dir) / encoder_name.replace("/", "__") / f"{task_name.replace('/', '__')}.json"
+
+
+def git_sha() -> str:
+    """The commit of the bench checkout in use, or 'unknown' (e.g. installed from a wheel)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def environment(device: str, dtype: str) -> dict[str, Any]:
+    """Versions and machine facts that can change numbers."""
+    import numpy
+    import torch
+
+    import bench
+
+    versions = {"bench": bench.__version__, "numpy": numpy.__version__, "torch": torch.__version__}
+    for module in ("sklearn", "transformers", "faiss"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = None
+    return {
+        "python": platform.python_version(), "platform": platform.platform(), "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu",
+        "dtype": dtype, "threads": torch.get_num_threads(), "versions": versions,
+    }
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to a temporary file and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w") as handle:
+        json.dump(payload, handle, indent=1, sort_keys=False, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def now_utc() -> str:
+    """ISO-8601 UTC timestamp, seconds precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def load_results(results_dir: Path) -> list[dict[str, Any]]:
+    """Every result JSON under `results_dir` (recursively); a malformed file raises naming it."""
+    records = []
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err}); delete it and re-run that task") from err
+        if not isinstance(record, dict) or "schema_version" not in record:
+            continue  # not a result record (e.g. a leaderboard export)
+        record["_file"] = str(path)
+        records.append(record)
+    return records
