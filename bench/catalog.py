@@ -20,6 +20,10 @@ class Suite:
     patterns: tuple[str, ...]
     file: str
 
+    def matches(self, task_name: str) -> bool:
+        """True when the task belongs to this suite."""
+        return any(fnmatch.fnmatchcase(task_name, p) for p in self.patterns)
+
 
 def task_roots() -> list[Path]:
     """Folders searched for task YAMLs: the shipped tasks, then `BENCH_TASKS_PATH` (os.pathsep-separated)."""
@@ -77,7 +81,7 @@ def suite_tasks(name: str, tasks: dict[str, TaskSpec] | None = None) -> list[Tas
     suites = all_suites()
     if name not in suites:
         raise _unknown("suite", name, sorted(suites))
-    chosen = [t for n, t in sorted(tasks.items()) if any(fnmatch.fnmatchcase(n, p) for p in suites[name].patterns)]
+    chosen = [t for n, t in sorted(tasks.items()) if suites[name].matches(n)]
     if not chosen:
         raise KeyError(f"suite '{name}' ({suites[name].file}) matches no task")
     return chosen

@@ -40,10 +40,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
             kinds = ", ".join(p.kind + ("" if p.kind in PROTOCOLS else " (pending)") for p in task.protocols)
             print(f"{name:<40} v{task.version}  {task.domain:<15} {task.label_kind:<12} {kinds}")
     elif args.what == "suites":
-        from bench.catalog import all_suites, suite_tasks
+        from bench.catalog import all_suites, all_tasks
 
+        names = list(all_tasks())
         for name, suite in sorted(all_suites().items()):
-            print(f"{name:<20} {len(suite_tasks(name))} tasks  {suite.description}")
+            print(f"{name:<20} {sum(map(suite.matches, names)):>3} tasks  {suite.description}")
     else:
         from bench.registry import registered, resolve
 

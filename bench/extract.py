@@ -21,14 +21,14 @@ from bench.encoder import Encoder
 
 @dataclass
 class ExtractionConfig:
-    """How clips are fed to the encoder. `batch_seconds` bounds padded audio per batch (rows x longest row)."""
+    """How clips are fed to the encoder. `batch_seconds` bounds padded audio per batch (rows x longest row);
+    each batch becomes one cache shard."""
 
     channels: str = "mix"
     max_seconds: float | None = None
     layer: str = "last"
     batch_seconds: float = 320.0
     max_batch: int = 64
-    flush_clips: int = 256
     on_bad_audio: str = "error"
     progress: bool = True
 
@@ -179,6 +179,32 @@ def _bad(err: BadAudio, item: dict[str, Any], cfg: ExtractionConfig, stats: Extr
     stats.skipped.append({"id": str(item["id"]), "reason": str(err)})
 
 
+def _encode_batch(encoder: Encoder, good: list[tuple[_Unit, np.ndarray]], cfg: ExtractionConfig,
+                  cache: EmbeddingCache, stats: ExtractionStats) -> None:
+    """Encode one batch of decoded clips and store it as one cache shard (a kill loses at most this batch)."""
+    rows, owners = [], []
+    window = window_samples(encoder)
+    for unit, wave in good:
+        unit_rows = split_rows(wave, window)
+        rows.extend(unit_rows)
+        owners.append((unit, len(unit_rows), wave.shape[0]))
+        stats.audio_seconds += wave.shape[1] / encoder.sample_rate
+    tick = _sync_time(encoder)
+    per_row = encode_rows(encoder, rows, cfg.layer)
+    stats.forward_s += _sync_time(encoder) - tick
+    keys, clips, cursor = [], [], 0
+    for unit, n_rows, n_channels in owners:
+        frames = stitch(per_row[cursor:cursor + n_rows], n_channels)
+        cursor += n_rows
+        if not np.isfinite(frames).all():
+            raise ValueError(f"encoder '{encoder.name}' produced NaN/inf for {_where(unit.item)}; "
+                             f"run `bench check {encoder.name}`")
+        keys.append(unit.key)
+        clips.append(frames)
+    cache.write_shard(keys, clips)
+    stats.n_encoded += len(keys)
+
+
 def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache,
             cfg: ExtractionConfig) -> tuple[list[str], ExtractionStats]:
     """Make sure every item's embedding is in `cache`; return each item's clip key and what was done.
@@ -212,8 +238,6 @@ def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(units), desc=f"encode {encoder.name}", unit="clip", disable=not cfg.progress or not units)
-    pending_keys: list[str] = []
-    pending_frames: list[np.ndarray] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         future = pool.submit(decode, batches[0]) if batches else None
         for index in range(len(batches)):
@@ -226,30 +250,8 @@ def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache
                 else:
                     good.append((unit, wave))
             if good:
-                rows, owners = [], []
-                window = window_samples(encoder)
-                for unit, wave in good:
-                    unit_rows = split_rows(wave, window)
-                    rows.extend(unit_rows)
-                    owners.append((unit, len(unit_rows), wave.shape[0]))
-                    stats.audio_seconds += wave.shape[1] / encoder.sample_rate
-                tick = _sync_time(encoder)
-                per_row = encode_rows(encoder, rows, cfg.layer)
-                stats.forward_s += _sync_time(encoder) - tick
-                cursor = 0
-                for unit, n_rows, n_channels in owners:
-                    frames = stitch(per_row[cursor:cursor + n_rows], n_channels)
-                    cursor += n_rows
-                    if not np.isfinite(frames).all():
-                        raise ValueError(f"encoder '{encoder.name}' produced NaN/inf for {_where(unit.item)}; "
-                                         f"run `bench check {encoder.name}`")
-                    pending_keys.append(unit.key)
-                    pending_frames.append(frames)
-                    stats.n_encoded += 1
+                _encode_batch(encoder, good, cfg, cache, stats)
             bar.update(len(decoded))
-            if pending_keys and (len(pending_keys) >= cfg.flush_clips or index == len(batches) - 1):
-                cache.write_shard(pending_keys, pending_frames)
-                pending_keys, pending_frames = [], []
     bar.close()
     stats.extract_s = time.perf_counter() - start
     return keys, stats

@@ -4,6 +4,7 @@ other packages, `path/to/file.py:Class`, or `package.module:Class`."""
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -50,7 +51,8 @@ def registered() -> dict[str, str]:
 def _load_file_class(path: Path, attr: str) -> type:
     if not path.exists():
         raise EncoderNotFound(f"encoder file '{path}' does not exist (expected path/to/file.py:ClassName)")
-    module_name = f"bench_user_{abs(hash(str(path.resolve())))}"
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]  # stable across processes
+    module_name = f"bench_user_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
