@@ -1,0 +1,71 @@
+"""Training-free kNN on pooled embeddings (X-ARES): cosine neighbours in the train split, softmax-weighted votes.
+
+Embeddings are L2-normalised; each test item takes its k most similar train items, weighted by
+softmax(similarity / temperature) over those k. Multiclass: the class with the largest weighted vote;
+multilabel: the weighted mean of the neighbours' 0/1 label vectors as scores; regression: the weighted mean of
+their targets. Nothing is fitted or chosen, so the validation split is unused and one run stands for all seeds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.protocols.base import ProtocolInput, ProtocolResult
+
+if TYPE_CHECKING:
+    from bench.taskspec import ProtocolSpec
+
+KNN_DEFAULTS: dict[str, Any] = {"k": 10, "temperature": 0.07, "n_boot": 1000}
+# Queries are scored in chunks of about this many (query, gallery item) similarities.
+_CHUNK_CELLS = 4_000_000
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k: int, temperature: float,
+                label_kind: str, n_classes: int = 0) -> np.ndarray:
+    """Predictions for L2-normalised `queries` from the k nearest of the L2-normalised `gallery`.
+
+    targets: class indices [G] (multiclass, with n_classes), 0/1 [G, C] (multilabel) or floats [G] (regression).
+    Returns class indices [Q], scores [Q, C] or floats [Q].
+    """
+    k = min(k, len(gallery))
+    step = max(1, _CHUNK_CELLS // len(gallery))
+    out = []
+    for start in range(0, len(queries), step):
+        sims = queries[start:start + step] @ gallery.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top_sims = np.take_along_axis(sims, top, axis=1).astype(np.float64) / temperature
+        weights = np.exp(top_sims - top_sims.max(1, keepdims=True))
+        weights /= weights.sum(1, keepdims=True)
+        if label_kind == "multiclass":
+            rows = np.repeat(np.arange(len(top)), k)
+            votes = np.bincount(rows * n_classes + targets[top].ravel(), weights=weights.ravel(),
+                                minlength=len(top) * n_classes).reshape(len(top), n_classes)
+            out.append(votes.argmax(1))
+        elif label_kind == "multilabel":
+            out.append(np.einsum("qk,qkc->qc", weights, targets[top]))
+        else:
+            out.append((weights * targets[top]).sum(1))
+    return np.concatenate(out)
+
+
+def run_knn(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    """kNN protocol; defaults in KNN_DEFAULTS. Deterministic: reports the first seed only, with a bootstrap CI."""
+    from bench.protocols.probe import finish, prepare
+
+    config, labels, folds = prepare(inp, spec, KNN_DEFAULTS)
+    kind = inp.task.label_kind
+    n_classes = int(labels.max()) + 1 if kind == "multiclass" else 0
+    x = _normalise(inp.pooled)
+    preds = np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32)
+    for train, _, test in folds:
+        preds[test] = knn_predict(x[train], labels[train], x[test], config["k"], config["temperature"], kind,
+                                  n_classes)
+    config = {**config, "k_used": min(config["k"], *(len(train) for train, _, _ in folds))}
+    return finish(inp, spec, config, labels, folds, [preds], inp.seeds[:1], {})

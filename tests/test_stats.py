@@ -1,0 +1,93 @@
+"""bench.stats.bootstrap_ci: hand-checked cases, the batched path against the per-resample loop, speed."""
+
+import time
+
+import numpy as np
+import pytest
+
+from bench import metrics
+from bench.stats import bootstrap_ci, score_with_ci
+
+
+def _noisy_predictions(rng, y, accuracy, n_classes):
+    return np.where(rng.random(len(y)) < accuracy, y, rng.integers(0, n_classes, len(y)))
+
+
+def test_all_correct_predictions_give_a_point_interval():
+    y = np.arange(50) % 3
+    assert bootstrap_ci(metrics.accuracy, y, [y, y]) == (1.0, 1.0)
+
+
+def test_interval_contains_the_estimate_and_shrinks_with_more_items():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (100, 2000):
+        y = rng.integers(0, 5, n)
+        preds = [_noisy_predictions(rng, y, 0.7, 5) for _ in range(3)]
+        estimate = np.mean([metrics.accuracy(y, p) for p in preds])
+        lo, hi = bootstrap_ci(metrics.accuracy, y, preds)
+        assert lo < estimate < hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 2
+
+
+def test_seeds_share_resamples_and_are_averaged():
+    y = np.array([0, 1] * 20)
+    right, wrong = y.copy(), 1 - y
+    # Seed averages are exactly 0.5 on every resample because both seeds see the same items.
+    assert bootstrap_ci(metrics.accuracy, y, [right, wrong]) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("fn", [metrics.accuracy, metrics.macro_f1, metrics.mae, metrics.r2])
+def test_batched_path_equals_the_loop(fn):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 300)
+    preds = [_noisy_predictions(rng, y, 0.6, 4) for _ in range(2)]
+    def unbatched(a, b):  # no `weights` parameter: scored one resample at a time
+        return fn(a, b)
+    batched = bootstrap_ci(fn, y, preds, n_boot=200, seed=3)
+    assert batched == pytest.approx(bootstrap_ci(unbatched, y, preds, n_boot=200, seed=3))
+
+
+def test_map_batched_equals_loop_and_skips_undefined_resamples():
+    rng = np.random.default_rng(2)
+    y = np.zeros((40, 3), dtype=int)
+    y[0, 0] = 1  # a rare class: many resamples have no positive for it
+    y[rng.random(40) < 0.5, 1] = 1
+    scores = y + rng.normal(size=y.shape)
+    batched = bootstrap_ci(metrics.mean_average_precision, y, [scores], n_boot=100)
+    loop = bootstrap_ci(lambda a, b: metrics.mean_average_precision(a, b), y, [scores], n_boot=100)
+    assert batched == pytest.approx(loop)
+    assert np.isnan(bootstrap_ci(metrics.mean_average_precision, np.zeros((5, 2)), [np.ones((5, 2))])).all()
+
+
+def test_deterministic_for_a_seed():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    p = [_noisy_predictions(rng, y, 0.5, 3)]
+    assert bootstrap_ci(metrics.accuracy, y, p, seed=5) == bootstrap_ci(metrics.accuracy, y, p, seed=5)
+    assert bootstrap_ci(metrics.accuracy, y, p, seed=5) != bootstrap_ci(metrics.accuracy, y, p, seed=6)
+
+
+def test_fast_enough():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 3000)
+    preds = [_noisy_predictions(rng, y, 0.7, 10) for _ in range(3)]
+    start = time.perf_counter()
+    bootstrap_ci(metrics.accuracy, y, preds, n_boot=1000)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_score_with_ci_reports_every_metric():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=100)
+    preds = [y + rng.normal(size=100) * 0.1 for _ in range(2)]
+    per_seed, mean, ci = score_with_ci("regression", y, preds, n_boot=200)
+    assert len(per_seed) == 2 and set(mean) == set(ci) == {"mae", "r2"}
+    assert mean["r2"] == pytest.approx(np.mean([s["r2"] for s in per_seed]))
+    assert ci["r2"][0] <= mean["r2"] <= ci["r2"][1]
+
+
+def test_mismatched_lengths_raise():
+    with pytest.raises(ValueError, match="predictions for 3 items"):
+        bootstrap_ci(metrics.accuracy, np.zeros(4), [np.zeros(3)])
