@@ -135,12 +135,18 @@ class _Unit:
 def _plan_units(items: list[dict[str, Any]], keys: list[str], encoder: Encoder, cfg: ExtractionConfig,
                 stats: ExtractionStats) -> list[_Unit]:
     window = window_samples(encoder)
-    units = []
+    units: list[_Unit] = []
+    expected_channels = 0
     for item, key in zip(items, keys):
         try:
             frames, rate, channels = audio_info(item["_audio"], _where(item))
             if frames == 0:
                 raise BadAudio(f"{_where(item)}: the audio is empty (0 samples)")
+            if cfg.channels == "each":  # every clip must give the same feature width
+                expected_channels = expected_channels or channels
+                if channels != expected_channels:
+                    raise BadAudio(f"{_where(item)}: has {channels} channel(s) but the task encodes each channel "
+                                   f"and other clips have {expected_channels}")
         except BadAudio as err:
             _bad(err, item, cfg, stats)
             continue

@@ -85,3 +85,21 @@ def test_stale_temporary_shards_are_ignored(tone_dataset, tmp_path):
     assert not list(reopened.dir.glob("*.tmp*"))
     _, stats = extract(enc, items, reopened, ExtractionConfig(progress=False))
     assert stats.n_encoded == len(items)
+
+
+def test_each_channel_policy_rejects_mixed_channel_counts(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    (tmp_path / "a").mkdir()
+    sf.write(tmp_path / "a" / "two.wav", np.zeros((1600, 2), dtype=np.float32) + 0.1, 16000)
+    sf.write(tmp_path / "a" / "four.wav", np.zeros((1600, 4), dtype=np.float32) + 0.1, 16000)
+    rows = [{"id": "two", "path": "two.wav", "split": "train", "label": "x"},
+            {"id": "four", "path": "four.wav", "split": "train", "label": "x"}]
+    (tmp_path / "a" / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = load_dataset(_task(tmp_path / "a")).items
+    enc = build_encoder("mfcc").load()
+    cache = EmbeddingCache(tmp_path / "cache", "k")
+    with pytest.raises(BadAudio, match="'four'.*4 channel"):
+        extract(enc, items, cache, ExtractionConfig(channels="each", progress=False))
