@@ -22,7 +22,9 @@ POOLINGS = ("mean", "meanstd")
 
 # Main score of each label kind when a protocol does not name one, and whether higher is better.
 DEFAULT_MAIN_SCORE = {"multiclass": "accuracy", "multilabel": "map", "regression": "r2"}
-LOWER_IS_BETTER = {"mae", "eer", "min_dcf", "der", "jer", "wer", "cer", "median_rank"}
+LOWER_IS_BETTER = {"mae", "eer", "min_dcf", "der", "jer", "wer", "cer", "median_rank",
+                   "min_dcf_0.01", "min_dcf_0.05", "der_oracle", "jer_oracle", "speaker_confusion",
+                   "speaker_confusion_oracle", "count_mae", "a2t_medr", "t2a_medr"}
 
 
 class TaskSpecError(ValueError):

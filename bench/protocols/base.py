@@ -78,6 +78,13 @@ PROTOCOLS: dict[str, str] = {
     "linear": "bench.protocols.probe:run_linear",
     "mlp": "bench.protocols.probe:run_mlp",
     "knn": "bench.protocols.knn:run_knn",
+    "verification": "bench.protocols.verification:run_verification",
+    "diarization": "bench.protocols.diarization:run_diarization",
+    "counting": "bench.protocols.diarization:run_counting",
+    "qbe": "bench.protocols.qbe:run_qbe",
+    "zeroshot": "bench.protocols.zeroshot:run_zeroshot",
+    "retrieval": "bench.protocols.retrieval:run_retrieval",
+    "events": "bench.protocols.events:run_events",
 }
 
 

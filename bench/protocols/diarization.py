@@ -1,0 +1,335 @@
+"""Speaker diarization and speaker counting by clustering windowed embeddings.
+
+Each recording's frames are averaged over sliding windows (`window_s`, `hop_s`), L2-normalised and clustered
+agglomeratively (cosine distance, average linkage). The distance threshold is chosen on the validation recordings
+(lowest DER for diarization; best count accuracy, then lowest count MAE, for counting; the middle of the tied
+thresholds on a plateau); the oracle-count variant cuts the same tree at the true number of speakers. Each
+instant goes to the cluster of the window whose centre is nearest; the hypothesis has one speaker at a time, so
+overlapped speech counts as missed unless `skip_overlap`.
+
+With `oracle_vad` (default) only windows centred in reference speech are clustered and the hypothesis is cropped to
+reference speech, so DER measures speaker confusion rather than speech detection. DER and JER come from
+pyannote.metrics with a forgiveness collar of `collar_s` on each side of reference boundaries (pyannote's
+`collar` = 2·collar_s), over the whole recording (UEM [0, duration]).
+
+Reference segments are the task's label column: a list of `[start_s, end_s, speaker]`, or the path of an RTTM file
+(relative to the dataset folder). The counting protocol reads a speaker count (1, 2, "3" ...) per clip instead.
+k-fold tasks: each fold's test recordings are scored with the threshold chosen on that fold's validation fold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.labels import item_id
+
+if TYPE_CHECKING:
+    from pyannote.core import Annotation
+
+    from bench.taskspec import ProtocolSpec
+
+_THRESHOLDS = [round(float(t), 2) for t in np.arange(0.05, 1.501, 0.05)]  # cosine distances
+DIARIZATION_DEFAULTS: dict[str, Any] = {
+    "window_s": 1.5,
+    "hop_s": 0.75,
+    "thresholds": _THRESHOLDS,  # candidate distance thresholds, one chosen on validation
+    "collar_s": 0.25,
+    "skip_overlap": False,
+    "oracle_vad": True,
+    "n_boot": 1000,  # bootstrap resamples of the test recordings
+}
+COUNTING_DEFAULTS: dict[str, Any] = {
+    "window_s": 1.5,
+    "hop_s": 0.75,
+    "thresholds": _THRESHOLDS,
+    "n_boot": 1000,
+}
+
+
+def _config(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(spec.config) - set(defaults))
+    if unknown:
+        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
+                         f"known: {sorted(defaults)}")
+    cfg = {**defaults, **spec.config}
+    if not cfg["thresholds"] or cfg["window_s"] <= 0 or cfg["hop_s"] <= 0:
+        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': needs window_s > 0, hop_s > 0 and at least one "
+                         f"threshold (got {cfg['window_s']}, {cfg['hop_s']}, {cfg['thresholds']})")
+    return cfg
+
+
+def window_embeddings(frames: np.ndarray, hop_ms: float, window_s: float,
+                      hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm mean embeddings of sliding windows over [T, D] frames, and the windows' centres in seconds.
+
+    The last window is aligned to the end of the clip; a clip shorter than a window gives one window.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    n = len(frames)
+    if n == 0:
+        return np.zeros((0, frames.shape[1] if frames.ndim == 2 else 0)), np.zeros(0)
+    width = min(n, max(1, round(window_s * 1000 / hop_ms)))
+    step = max(1, round(hop_s * 1000 / hop_ms))
+    starts = list(range(0, n - width + 1, step))
+    if starts[-1] + width < n:
+        starts.append(n - width)
+    starts = np.array(starts)
+    csum = np.vstack([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0)])
+    emb = (csum[starts + width] - csum[starts]) / width
+    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    return emb, (starts + width / 2) * hop_ms / 1000
+
+
+def cluster_tree(emb: np.ndarray) -> np.ndarray | None:
+    """Average-linkage tree of unit vectors under cosine distance (None for fewer than two)."""
+    from scipy.cluster.hierarchy import linkage
+
+    return linkage(emb, method="average", metric="cosine") if len(emb) > 1 else None
+
+
+def cut_tree(tree: np.ndarray | None, n: int, threshold: float | None = None,
+             n_clusters: int | None = None) -> np.ndarray:
+    """Cluster labels of n windows: merge while the distance is at most `threshold`, or stop at `n_clusters`."""
+    from scipy.cluster.hierarchy import fcluster
+
+    if tree is None:
+        return np.zeros(n, dtype=np.int64)
+    if n_clusters is not None:
+        return fcluster(tree, t=max(1, n_clusters), criterion="maxclust")
+    return fcluster(tree, t=threshold, criterion="distance")
+
+
+def _n_clusters(labels: np.ndarray) -> int:
+    return len(np.unique(labels))
+
+
+def read_segments(inp: ProtocolInput, index: int) -> list[tuple[float, float, str]]:
+    """Reference `(start_s, end_s, speaker)` of an item: its label column, a segment list or an RTTM path."""
+    item = inp.items[index]
+    name = item_id(inp.task, item, index)
+    where = f"{inp.task.file}: item '{name}', column '{inp.task.label_column}'"
+    value = item.get(inp.task.label_column)
+    if isinstance(value, str):
+        return _read_rttm(Path(inp.dataset_dir) / value, name)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{where}: expected a list of [start_s, end_s, speaker] or an RTTM path, got {value!r}")
+    out = []
+    for seg in value:
+        if not isinstance(seg, (list, tuple)) or len(seg) != 3 or not float(seg[1]) > float(seg[0]) >= 0:
+            raise ValueError(f"{where}: segment {seg!r} is not [start_s, end_s, speaker] with 0 <= start < end")
+        out.append((float(seg[0]), float(seg[1]), str(seg[2])))
+    return out
+
+
+def _read_rttm(path: Path, uri: str) -> list[tuple[float, float, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: RTTM file of recording '{uri}' not found")
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields[0] != "SPEAKER":
+            continue
+        if len(fields) < 8:
+            raise ValueError(f"{path}:{n}: an RTTM SPEAKER line has at least 8 fields, got {len(fields)}")
+        rows.append((fields[1], float(fields[3]), float(fields[4]), fields[7]))
+    uris = {r[0] for r in rows}
+    if len(uris) > 1:
+        rows = [r for r in rows if r[0] == uri]
+        if not rows:
+            raise ValueError(f"{path}: holds recordings {sorted(uris)[:5]} but none named '{uri}'")
+    return [(start, start + dur, spk) for _, start, dur, spk in rows]
+
+
+def _reference(segments: list[tuple[float, float, str]], uri: str) -> "Annotation":
+    from pyannote.core import Annotation, Segment
+
+    ref = Annotation(uri=uri)
+    for k, (start, end, speaker) in enumerate(segments):
+        ref[Segment(start, end), k] = speaker
+    return ref
+
+
+def _hypothesis(labels: np.ndarray, centres: np.ndarray, duration: float, uri: str, speech: Any) -> "Annotation":
+    """Each instant to the nearest window centre's cluster; merged runs; cropped to `speech` when given."""
+    from pyannote.core import Annotation, Segment
+
+    hyp = Annotation(uri=uri)
+    if not len(labels):
+        return hyp
+    bounds = np.r_[0.0, (centres[1:] + centres[:-1]) / 2, duration]
+    start = 0
+    for k in range(1, len(labels) + 1):
+        if k == len(labels) or labels[k] != labels[start]:
+            if bounds[k] > bounds[start]:
+                hyp[Segment(float(bounds[start]), float(bounds[k]))] = int(labels[start])
+            start = k
+    return hyp if speech is None else hyp.crop(speech, mode="intersection")
+
+
+class _Recording:
+    """One recording ready for clustering: its windows, tree, reference and scoring support."""
+
+    def __init__(self, inp: ProtocolInput, index: int, cfg: dict[str, Any]):
+        from pyannote.core import Segment, Timeline
+
+        self.uri = item_id(inp.task, inp.items[index], index)
+        segments = read_segments(inp, index)
+        frames = inp.frames(index)
+        emb, self.centres = window_embeddings(frames, inp.hop_ms, cfg["window_s"], cfg["hop_s"])
+        self.reference = _reference(segments, self.uri)
+        self.n_speakers = len(self.reference.labels())
+        self.duration = max(len(frames) * inp.hop_ms / 1000, max((s[1] for s in segments), default=0.0))
+        self.uem = Timeline([Segment(0.0, self.duration)])
+        self.speech = self.reference.get_timeline().support() if cfg["oracle_vad"] else None
+        if self.speech is not None:
+            keep = np.array([any(seg.start <= c < seg.end for seg in self.speech) for c in self.centres], dtype=bool)
+            emb, self.centres = emb[keep], self.centres[keep]
+        self.n_windows = len(emb)
+        self.tree = cluster_tree(emb)
+        self.opts = {"collar": 2 * cfg["collar_s"], "skip_overlap": cfg["skip_overlap"]}
+        self._der: dict[bytes, np.ndarray] = {}
+
+    def labels(self, threshold: float | None = None, n_clusters: int | None = None) -> np.ndarray:
+        return cut_tree(self.tree, self.n_windows, threshold, n_clusters)
+
+    def hypothesis(self, labels: np.ndarray) -> "Annotation":
+        return _hypothesis(labels, self.centres, self.duration, self.uri, self.speech)
+
+    def der(self, labels: np.ndarray) -> np.ndarray:
+        """[DER error, DER total, confusion] in seconds (memoised per clustering)."""
+        from pyannote.metrics.diarization import DiarizationErrorRate
+
+        key = np.asarray(labels, dtype=np.int64).tobytes()
+        if key not in self._der:
+            der = DiarizationErrorRate(**self.opts)(self.reference, self.hypothesis(labels), uem=self.uem,
+                                                    detailed=True)
+            error = der["confusion"] + der["missed detection"] + der["false alarm"]
+            self._der[key] = np.array([error, der["total"], der["confusion"]])
+        return self._der[key]
+
+    def errors(self, labels: np.ndarray) -> np.ndarray:
+        """[DER error, DER total, confusion, JER error, JER speaker count] in seconds / speakers."""
+        from pyannote.metrics.diarization import JaccardErrorRate
+
+        jer = JaccardErrorRate(**self.opts)(self.reference, self.hypothesis(labels), uem=self.uem, detailed=True)
+        return np.r_[self.der(labels), jer["speaker error"], jer["speaker count"]]
+
+
+def _ratio(num: int, den: int):
+    """A bootstrap-ready metric: sum of column `num` over sum of column `den` of per-recording rows."""
+
+    def metric(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
+        w = np.ones((1, len(y_pred))) if weights is None else weights
+        n, d = w @ y_pred[:, num], w @ y_pred[:, den]
+        out = np.divide(n, d, out=np.full(len(w), np.nan), where=d > 0)
+        return float(out[0]) if weights is None else out
+
+    return metric
+
+
+def _select(candidates: list[float], scores: list[tuple]) -> float:
+    """The candidate with the smallest score tuple; on ties the middle one of the tied (in grid order).
+
+    A validation plateau is common with few recordings; its middle generalises better than its edge.
+    """
+    best = min(scores)
+    tied = [c for c, s in zip(candidates, scores) if s == best]
+    return tied[len(tied) // 2]
+
+
+def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    """DER, JER, speaker confusion (threshold and oracle count) and counting from the same clustering."""
+    from bench.metrics import accuracy, mae
+    from bench.protocols.splits import split_indices
+    from bench.stats import bootstrap_ci
+
+    cfg = _config(inp, spec, DIARIZATION_DEFAULTS)
+    rows, rows_oracle, counts_true, counts_pred, chosen, n_val = [], [], [], [], [], 0
+    for _, val_idx, test_idx in split_indices(inp.task, inp.items):
+        val = [_Recording(inp, i, cfg) for i in val_idx]
+        n_val += len(val)
+        totals = [sum(r.der(r.labels(t)) for r in val) for t in cfg["thresholds"]]
+        threshold = _select(cfg["thresholds"], [(e[0] / max(e[1], 1e-12),) for e in totals])
+        chosen.append(threshold)
+        for i in test_idx:
+            rec = _Recording(inp, i, cfg)
+            labels = rec.labels(threshold)
+            rows.append(rec.errors(labels))
+            rows_oracle.append(rec.errors(rec.labels(n_clusters=rec.n_speakers)))
+            counts_true.append(rec.n_speakers)
+            counts_pred.append(_n_clusters(labels))
+    table = np.hstack([np.array(rows), np.array(rows_oracle)])
+    y_true, y_pred = np.array(counts_true, dtype=np.float64), np.array(counts_pred, dtype=np.float64)
+    ratio_fns = {"der": _ratio(0, 1), "jer": _ratio(3, 4), "speaker_confusion": _ratio(2, 1),
+                 "der_oracle": _ratio(5, 6), "jer_oracle": _ratio(8, 9), "speaker_confusion_oracle": _ratio(7, 6)}
+    metrics = {name: fn(table, table) for name, fn in ratio_fns.items()}
+    metrics["count_accuracy"] = accuracy(y_true, y_pred)
+    metrics["count_mae"] = mae(y_true, y_pred)
+    seed, n_boot = inp.seeds[0], cfg["n_boot"]
+    ci95 = {name: list(bootstrap_ci(fn, table, [table], n_boot=n_boot, seed=seed)) for name, fn in ratio_fns.items()}
+    ci95["count_accuracy"] = list(bootstrap_ci(accuracy, y_true, [y_pred], n_boot=n_boot, seed=seed))
+    ci95["count_mae"] = list(bootstrap_ci(mae, y_true, [y_pred], n_boot=n_boot, seed=seed))
+    return ProtocolResult(
+        kind=spec.kind, config=cfg, seeds=inp.seeds[:1], per_seed=[dict(metrics)], metrics=metrics, ci95=ci95,
+        main_score=main_score_entry(spec, metrics, ci95),
+        n_samples={"test_recordings": len(rows), "validation_recordings": n_val,
+                   "test_speech_s": float(table[:, 1].sum())},
+        selected={"threshold": chosen if len(chosen) > 1 else chosen[0]},
+    )
+
+
+def _count_label(inp: ProtocolInput, index: int) -> int:
+    value = inp.items[index].get(inp.task.label_column)
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 1 or str(count) != str(value).strip():
+        raise ValueError(f"{inp.task.file}: item '{item_id(inp.task, inp.items[index], index)}', column "
+                         f"'{inp.task.label_column}': expected a speaker count (1, 2, ...), got {value!r}")
+    return count
+
+
+def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    """Speaker count = number of clusters of a clip's windows, at the validation-chosen threshold."""
+    from bench.metrics import accuracy, mae
+    from bench.protocols.splits import split_indices
+    from bench.stats import bootstrap_ci
+
+    cfg = _config(inp, spec, COUNTING_DEFAULTS)
+    thresholds = cfg["thresholds"]
+
+    def trees(idx: np.ndarray) -> tuple[list[tuple[np.ndarray | None, int]], np.ndarray]:
+        out = []
+        for i in idx:
+            emb, _ = window_embeddings(inp.frames(i), inp.hop_ms, cfg["window_s"], cfg["hop_s"])
+            out.append((cluster_tree(emb), len(emb)))
+        return out, np.array([_count_label(inp, i) for i in idx], dtype=np.float64)
+
+    y_true, y_pred, chosen, n_val = [], [], [], 0
+    for _, val_idx, test_idx in split_indices(inp.task, inp.items):
+        val_trees, val_true = trees(val_idx)
+        n_val += len(val_idx)
+        scores = []
+        for t in thresholds:
+            pred = np.array([_n_clusters(cut_tree(tree, n, t)) for tree, n in val_trees], dtype=np.float64)
+            scores.append((-accuracy(val_true, pred), mae(val_true, pred)))
+        threshold = _select(thresholds, scores)
+        chosen.append(threshold)
+        test_trees, test_true = trees(test_idx)
+        y_true.append(test_true)
+        y_pred.append(np.array([_n_clusters(cut_tree(tree, n, threshold)) for tree, n in test_trees], dtype=np.float64))
+    y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
+    metrics = {"accuracy": accuracy(y_true, y_pred), "mae": mae(y_true, y_pred)}
+    ci95 = {name: list(bootstrap_ci(fn, y_true, [y_pred], n_boot=cfg["n_boot"], seed=inp.seeds[0]))
+            for name, fn in (("accuracy", accuracy), ("mae", mae))}
+    return ProtocolResult(
+        kind=spec.kind, config=cfg, seeds=inp.seeds[:1], per_seed=[dict(metrics)], metrics=metrics, ci95=ci95,
+        main_score=main_score_entry(spec, metrics, ci95),
+        n_samples={"test": len(y_true), "validation": n_val},
+        selected={"threshold": chosen if len(chosen) > 1 else chosen[0]},
+    )

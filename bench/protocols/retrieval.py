@@ -1,0 +1,205 @@
+"""Audio-text retrieval (both directions) and audio-audio retrieval by class, over the test split.
+
+Text side: MiniLM sentence vectors of the captions (the task's label column: a string or a list of strings per
+clip); audio side: the contrastive probe of `bench.protocols.zeroshot` (trained on the train split's captions, lr and
+epoch chosen on the validation split's mean recall), or the encoder's own text tower when it has one. Queries and
+gallery are the test split: audio->text ranks all test captions for each test clip, text->audio ranks all test clips
+for each caption. A query's relevant items are its clip's captions (a2t) or its clip (t2a).
+
+Per query: `rank` is the 1-based position of the first relevant item (an item an approximate index did not return
+counts as gallery size + 1); R@k = share of queries with rank <= k; medr = median rank;
+AP@10 = sum over the top 10 of precision@i at each relevant position i, divided by min(#relevant, 10).
+Audio->audio (`a2a_map@10`, `a2a_r@1`) uses the plain pooled embeddings (cosine) and the class column: every test
+clip queries the other test clips; clips whose class has no other test clip are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.labels import item_id
+from bench.protocols.zeroshot import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, unit, uses_tower
+
+if TYPE_CHECKING:
+    from bench.taskspec import ProtocolSpec
+
+DEFAULTS: dict[str, Any] = {
+    "class_column": "class",  # audio->audio retrieval by this column when items carry it; None to skip
+    "text_side": "auto",  # auto (tower when the encoder has one) | tower | probe
+    "backend": "torch",  # torch | faiss | faiss_ivf | faiss_hnsw (see bench.search)
+    **PROBE_DEFAULTS,
+    "n_boot": 1000,
+}
+KS = (1, 5, 10)
+
+
+def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
+    unknown = sorted(set(spec.config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
+                         f"known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **spec.config}
+
+
+def rank_queries(queries: np.ndarray, query_groups: np.ndarray, gallery: np.ndarray, gallery_groups: np.ndarray,
+                 backend: str = "torch", exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: rank of the first relevant gallery item, and AP@10. Relevant = same group.
+
+    exclude_self: queries are the gallery itself (row q is gallery item q), which is left out of q's ranking.
+    Queries without any relevant gallery item get rank NaN and AP NaN.
+    """
+    from bench.search import search
+
+    _, idx = search(queries, gallery, len(gallery), backend=backend)
+    if exclude_self:  # drop q from row q (or the last slot, if an approximate index did not return q)
+        idx = np.where(idx == np.arange(len(queries))[:, None], -1, idx)
+        idx = np.take_along_axis(idx, np.argsort(idx < 0, axis=1, kind="stable"), axis=1)[:, :-1]
+    n_gallery = idx.shape[1]
+    relevant = (idx >= 0) & (gallery_groups[np.maximum(idx, 0)] == query_groups[:, None])
+    n_relevant = (gallery_groups[None, :] == query_groups[:, None]).sum(1) - (1 if exclude_self else 0)
+    found = relevant.any(1)
+    rank = np.where(found, relevant.argmax(1) + 1, n_gallery + 1).astype(np.float64)
+    top = relevant[:, :10].astype(np.float64)
+    precision = np.cumsum(top, axis=1) / np.arange(1, top.shape[1] + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ap = (precision * top).sum(1) / np.minimum(n_relevant, 10)
+    has = n_relevant > 0
+    return np.where(has, rank, np.nan), np.where(has, ap, np.nan)
+
+
+def _mean(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
+    """Mean of per-query values (bootstrap-ready)."""
+    w = np.ones((1, len(y_pred))) if weights is None else weights
+    out = (w @ y_pred) / w.sum(1)
+    return float(out[0]) if weights is None else out
+
+
+def _median(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.median(y_pred))
+
+
+def _per_query_metrics(prefix: str, rank: np.ndarray, ap: np.ndarray) -> dict[str, tuple[Any, np.ndarray]]:
+    """metric name -> (function, per-query values) for one direction."""
+    out: dict[str, tuple[Any, np.ndarray]] = {f"{prefix}_r@{k}": (_mean, (rank <= k).astype(np.float64)) for k in KS}
+    out[f"{prefix}_map@10"] = (_mean, ap)
+    out[f"{prefix}_medr"] = (_median, rank)
+    return out
+
+
+def _captions(inp: ProtocolInput, idx: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """All captions of the items `idx` and the position (in idx) of each caption's item."""
+    column = inp.task.label_column
+    texts, owner = [], []
+    for pos, i in enumerate(idx):
+        value = inp.items[i].get(column)
+        captions = [value] if isinstance(value, str) else value
+        if not isinstance(captions, (list, tuple)) or not captions or \
+                not all(isinstance(c, str) and c.strip() for c in captions):
+            raise ValueError(f"{inp.task.file}: item '{item_id(inp.task, inp.items[i], i)}', column '{column}': "
+                             f"expected a caption string or a non-empty list of them, got {value!r}")
+        texts.extend(captions)
+        owner.extend([pos] * len(captions))
+    return texts, np.array(owner, dtype=np.int64)
+
+
+def _text_retrieval(audio: np.ndarray, text: np.ndarray, owner: np.ndarray,
+                    backend: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    clips = np.arange(len(audio))
+    return {"a2t": rank_queries(audio, clips, text, owner, backend),
+            "t2a": rank_queries(text, owner, audio, clips, backend)}
+
+
+def _classes(inp: ProtocolInput, column: str | None) -> np.ndarray | None:
+    """Class code per item (-1 where missing), or None when no item has the column."""
+    if not column or not any(item.get(column) is not None for item in inp.items):
+        return None
+    names = [item.get(column) for item in inp.items]
+    lookup = {c: k for k, c in enumerate(sorted({str(n) for n in names if n is not None}))}
+    return np.array([lookup[str(n)] if n is not None else -1 for n in names], dtype=np.int64)
+
+
+def _mean_recall_on(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> Callable[[ContrastiveMap], float]:
+    """Selection score of a map: mean of R@1, R@5, R@10 in both directions on (audio, captions)."""
+
+    def score(m: ContrastiveMap) -> float:
+        ranks = [r for r, _ in _text_retrieval(m(audio), text, owner, "torch").values()]
+        return float(np.mean([np.mean(r <= k) for r in ranks for k in KS]))
+
+    return score
+
+
+def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    """a2t / t2a R@1/5/10, mAP@10, median rank; a2a mAP@10 and R@1 by class (module docstring)."""
+    from bench.protocols.splits import split_indices
+    from bench.stats import bootstrap_ci
+    from bench.text import TEXT_ENCODER, encode_texts
+
+    cfg = _config(inp, spec)
+    where = f"{inp.task.file}: protocol '{spec.kind}'"
+    tower = uses_tower(inp, cfg["text_side"], where)
+    encode = inp.encode_text if tower else encode_texts
+    backend = cfg["backend"]
+    classes = _classes(inp, cfg["class_column"])
+    seeds = inp.seeds[:1] if tower else inp.seeds
+    values: dict[int, dict[str, list[np.ndarray]]] = {s: {} for s in seeds}
+    a2a: dict[str, list[np.ndarray]] = {}
+    selected, n_test, n_captions = [], 0, 0
+
+    def add(store: dict[str, list[np.ndarray]], direction: str, result: tuple[np.ndarray, np.ndarray]) -> None:
+        store.setdefault(f"{direction}_rank", []).append(result[0])
+        store.setdefault(f"{direction}_ap", []).append(result[1])
+
+    for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
+        texts, owner = _captions(inp, test_idx)
+        text = unit(encode(texts))
+        n_test, n_captions = n_test + len(test_idx), n_captions + len(texts)
+        if not tower:
+            train_texts, train_owner = _captions(inp, train_idx)
+            vocab = sorted(set(train_texts))
+            position = {t: k for k, t in enumerate(vocab)}
+            ids = np.array([position[t] for t in train_texts], dtype=np.int64)
+            val_texts, val_owner = _captions(inp, val_idx)
+            val_recall = _mean_recall_on(inp.pooled[val_idx], unit(encode_texts(val_texts)), val_owner)
+
+        for seed in seeds:
+            if tower:
+                audio = unit(inp.pooled[test_idx])
+            else:
+                cmap, info = fit_contrastive_map(inp.pooled[train_idx[train_owner]], ids, encode_texts(vocab),
+                                                 val_recall, cfg, seed)
+                selected.append({"seed": seed, **info})
+                audio = cmap(inp.pooled[test_idx])
+            for direction, result in _text_retrieval(audio, text, owner, backend).items():
+                add(values[seed], direction, result)
+        if classes is not None:
+            labelled = test_idx[classes[test_idx] >= 0]
+            pooled = unit(inp.pooled[labelled])
+            add(a2a, "a2a", rank_queries(pooled, classes[labelled], pooled, classes[labelled], backend, True))
+
+    per_seed, pred_lists = [], {}
+    for seed in seeds:
+        joined = {k: np.concatenate(v) for k, v in {**values[seed], **a2a}.items()}
+        table = {**_per_query_metrics("a2t", joined["a2t_rank"], joined["a2t_ap"]),
+                 **_per_query_metrics("t2a", joined["t2a_rank"], joined["t2a_ap"])}
+        valid = ~np.isnan(joined["a2a_rank"]) if a2a else np.zeros(0, dtype=bool)
+        if valid.any():
+            table["a2a_map@10"] = (_mean, joined["a2a_ap"][valid])
+            table["a2a_r@1"] = (_mean, (joined["a2a_rank"][valid] <= 1).astype(np.float64))
+        per_seed.append({name: float(fn(vals, vals)) for name, (fn, vals) in table.items()})
+        for name, (fn, vals) in table.items():
+            pred_lists.setdefault(name, (fn, []))[1].append(vals)
+    metrics = {name: float(np.mean([row[name] for row in per_seed])) for name in per_seed[0]}
+    ci95 = {name: list(bootstrap_ci(fn, preds[0], preds, n_boot=cfg["n_boot"], seed=inp.seeds[0]))
+            for name, (fn, preds) in pred_lists.items()}
+    config = {**cfg, "text_side": "tower" if tower else "probe", "caption_column": inp.task.label_column,
+              "class_column": cfg["class_column"] if classes is not None else None,
+              "text_encoder": None if tower else TEXT_ENCODER}
+    return ProtocolResult(
+        kind=spec.kind, config=config, seeds=seeds, per_seed=per_seed, metrics=metrics, ci95=ci95,
+        main_score=main_score_entry(spec, metrics, ci95),
+        n_samples={"test_clips": n_test, "test_captions": n_captions},
+        selected={"probe": selected} if selected else {},
+    )
