@@ -73,6 +73,20 @@ def main_score_entry(spec: "ProtocolSpec", metrics: dict[str, float], ci95: dict
             "higher_is_better": spec.higher_is_better}
 
 
+def effective_config(task: "TaskSpec", spec: "ProtocolSpec", defaults: dict[str, Any],
+                     choices: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """The task's protocol config over `defaults`; unknown keys, or values outside `choices`, raise naming the file."""
+    where = f"{task.file}: protocol '{spec.kind}'"
+    unknown = sorted(set(spec.config) - set(defaults))
+    if unknown:
+        raise ValueError(f"{where}: unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(defaults))}")
+    config = {**defaults, **spec.config}
+    for key, allowed in (choices or {}).items():
+        if config[key] not in allowed:
+            raise ValueError(f"{where}: config '{key}' is {config[key]!r}; expected one of {', '.join(allowed)}")
+    return config
+
+
 # kind -> "module:function"; kinds listed in bench.taskspec.PROTOCOL_KINDS but absent here are pending.
 PROTOCOLS: dict[str, str] = {
     "linear": "bench.protocols.probe:run_linear",

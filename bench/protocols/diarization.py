@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -51,11 +51,7 @@ COUNTING_DEFAULTS: dict[str, Any] = {
 
 
 def _config(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(defaults))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(defaults)}")
-    cfg = {**defaults, **spec.config}
+    cfg = effective_config(inp.task, spec, defaults)
     if not cfg["thresholds"] or cfg["window_s"] <= 0 or cfg["hop_s"] <= 0:
         raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': needs window_s > 0, hop_s > 0 and at least one "
                          f"threshold (got {cfg['window_s']}, {cfg['hop_s']}, {cfg['thresholds']})")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -41,14 +41,6 @@ DEFAULTS: dict[str, Any] = {
     "segment_s": 1.0,
     "n_boot": 1000,  # bootstrap resamples of the test clips
 }
-
-
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **spec.config}
 
 
 def read_events(inp: ProtocolInput, index: int) -> list[tuple[float, float, str]]:
@@ -237,7 +229,7 @@ def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.protocols.splits import split_indices
     from bench.stats import bootstrap_ci
 
-    cfg = _config(inp, spec)
+    cfg = effective_config(inp.task, spec, DEFAULTS)
     hop_s = inp.hop_ms / 1000
     raw = [read_events(inp, i) for i in range(len(inp.items))]
     classes = [str(c) for c in cfg["classes"]] if cfg["classes"] else sorted({e[2] for evs in raw for e in evs})

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 
 if TYPE_CHECKING:
     import torch
@@ -33,10 +33,7 @@ KFOLD_N_SAMPLES = "train and validation: mean per fold; test: total over folds (
 def resolve_config(spec: "ProtocolSpec", defaults: dict[str, Any], task: "TaskSpec") -> dict[str, Any]:
     """The protocol's config from the task, over the defaults; unknown keys and bad values raise."""
     where = f"{task.file}: protocol '{spec.kind}'"
-    unknown = sorted(set(spec.config) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(defaults))}")
-    config = {**defaults, **spec.config}
+    config = effective_config(task, spec, defaults)
     for key, default in defaults.items():
         value = config[key]
         numbers = value if isinstance(default, list) else [value]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -28,18 +28,6 @@ DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
 }
 POOLED_MATCHES = ("centroid", "nearest")
-
-
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **spec.config}
-    if cfg["pooled_match"] not in POOLED_MATCHES:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': pooled_match is {cfg['pooled_match']!r}; "
-                         f"expected one of {', '.join(POOLED_MATCHES)}")
-    return cfg
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -88,7 +76,7 @@ def run_qbe(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.protocols.splits import split_indices
     from bench.stats import bootstrap_ci
 
-    cfg = _config(inp, spec)
+    cfg = effective_config(inp.task, spec, DEFAULTS, {"pooled_match": POOLED_MATCHES})
     y, classes = encode_labels(inp.task, inp.items)
     stride = max(1, round(cfg["dtw_hop_ms"] / inp.hop_ms))
     sequences: dict[int, np.ndarray] = {}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 from bench.protocols.zeroshot import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, unit, uses_tower
 
@@ -34,14 +34,6 @@ DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
 }
 KS = (1, 5, 10)
-
-
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **spec.config}
 
 
 def rank_queries(queries: np.ndarray, query_groups: np.ndarray, gallery: np.ndarray, gallery_groups: np.ndarray,
@@ -137,7 +129,7 @@ def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.stats import bootstrap_ci
     from bench.text import TEXT_ENCODER, encode_texts
 
-    cfg = _config(inp, spec)
+    cfg = effective_config(inp.task, spec, DEFAULTS)
     where = f"{inp.task.file}: protocol '{spec.kind}'"
     tower = uses_tower(inp, cfg["text_side"], where)
     encode = inp.encode_text if tower else encode_texts

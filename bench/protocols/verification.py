@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -29,18 +29,6 @@ DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,  # bootstrap resamples of the test trials
 }
 SCORE_NORMS = ("none", "mean", "snorm")
-
-
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **spec.config}
-    if cfg["score_norm"] not in SCORE_NORMS:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': score_norm is {cfg['score_norm']!r}; "
-                         f"expected one of {', '.join(SCORE_NORMS)}")
-    return cfg
 
 
 def _error_rates(targets: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +123,7 @@ def run_verification(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult
     """EER and minDCF of cosine-scored trials (see the module docstring)."""
     from bench.stats import bootstrap_ci
 
-    cfg = _config(inp, spec)
+    cfg = effective_config(inp.task, spec, DEFAULTS, {"score_norm": SCORE_NORMS})
     trials = read_trials(inp)
     index = {item_id(inp.task, item, i): i for i, item in enumerate(inp.items)}
     split_col = inp.task.split.column

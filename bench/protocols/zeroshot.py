@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -49,14 +49,6 @@ DEFAULTS: dict[str, Any] = {
     "n_boot": 1000,
 }
 TEXT_SIDES = ("auto", "tower", "probe")
-
-
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
-    unknown = sorted(set(spec.config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': unknown config key(s) {unknown}; "
-                         f"known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **spec.config}
 
 
 def uses_tower(inp: ProtocolInput, text_side: str, where: str) -> bool:
@@ -232,7 +224,7 @@ def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.stats import bootstrap_ci
     from bench.text import TEXT_ENCODER, encode_texts
 
-    cfg = _config(inp, spec)
+    cfg = effective_config(inp.task, spec, DEFAULTS)
     where = f"{inp.task.file}: protocol '{spec.kind}'"
     tower = uses_tower(inp, cfg["text_side"], where)
     column = class_column(inp, cfg["class_column"])
