@@ -46,12 +46,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, suite in sorted(all_suites().items()):
             print(f"{name:<20} {sum(map(suite.matches, names)):>3} tasks  {suite.description}")
     else:
+        from bench.encoder import is_non_commercial
         from bench.registry import registered, resolve
 
         for name in sorted(registered()):
             factory, _ = resolve(name)
             license_ = str(getattr(factory, "license", "unknown"))
-            flag = "  [non-commercial]" if any(m in license_ for m in ("NC", "non-commercial")) else ""
+            flag = "  [non-commercial]" if is_non_commercial(license_) else ""
             print(f"{name:<22} {getattr(factory, 'family', '?'):<14} {license_}{flag}")
     return 0
 

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # torch is imported inside functions only, so that `import bench` stays light
     import torch
 
-LICENSE_NON_COMMERCIAL_MARKERS = ("NC", "non-commercial", "noncommercial")
+NON_COMMERCIAL = re.compile(r"(\bNC\b|non-?commercial)", re.IGNORECASE)
+
+
+def is_non_commercial(license_name: str) -> bool:
+    """True for licenses that forbid commercial use (CC-BY-NC-*, 'non-commercial' terms)."""
+    return bool(NON_COMMERCIAL.search(license_name or ""))
 
 
 @dataclass
@@ -69,7 +75,7 @@ class EncoderCard:
     @property
     def non_commercial(self) -> bool:
         """True when the weights' license forbids commercial use."""
-        return any(marker.lower() in self.license.lower() for marker in LICENSE_NON_COMMERCIAL_MARKERS)
+        return is_non_commercial(self.license)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

