@@ -20,7 +20,24 @@ from bench.paths import data_dir
 TIERS = ("quick", "full")
 
 # generator name -> "module:function"
-GENERATORS: dict[str, str] = {}
+GENERATORS: dict[str, str] = {
+    "keywords": "bench.builtin.speech:generate_keywords",
+    "language": "bench.builtin.speech:generate_language",
+    "sentences": "bench.builtin.speech:generate_sentences",
+    "speaker_id": "bench.builtin.speech:generate_speaker_id",
+    "verification": "bench.builtin.speech:generate_verification",
+    "gender": "bench.builtin.speech:generate_gender",
+    "prosody": "bench.builtin.speech:generate_prosody",
+    "counting": "bench.builtin.speech:generate_counting",
+    "diarization": "bench.builtin.speech:generate_diarization",
+    "instrument": "bench.builtin.music:generate_instrument",
+    "pitch": "bench.builtin.music:generate_pitch",
+    "chord": "bench.builtin.music:generate_chord",
+    "sound_events": "bench.builtin.sound:generate_sound_events",
+    "sound_scenes": "bench.builtin.sound:generate_sound_scenes",
+    "captions": "bench.builtin.sound:generate_captions",
+    "spatial": "bench.builtin.spatial:generate_spatial",
+}
 
 CHECKSUM_FILE = "checksums.sha256"
 
