@@ -13,7 +13,7 @@ from bench.taskspec import TaskSpec, TaskSpecError, load_task_file
 
 @dataclass(frozen=True)
 class Suite:
-    """A named group of tasks: fnmatch patterns over task names."""
+    """A named group of tasks: fnmatch patterns over task names; a pattern starting with '!' excludes."""
 
     name: str
     description: str
@@ -22,7 +22,8 @@ class Suite:
 
     def matches(self, task_name: str) -> bool:
         """True when the task belongs to this suite."""
-        return any(fnmatch.fnmatchcase(task_name, p) for p in self.patterns)
+        included = any(fnmatch.fnmatchcase(task_name, p) for p in self.patterns if not p.startswith("!"))
+        return included and not any(fnmatch.fnmatchcase(task_name, p[1:]) for p in self.patterns if p.startswith("!"))
 
 
 def task_roots() -> list[Path]:

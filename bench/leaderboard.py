@@ -8,9 +8,8 @@ long CSV. A table that would mix two versions of one task is refused.
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class MixedVersions(ValueError):
@@ -48,13 +47,13 @@ def check_versions(rows: list[dict[str, Any]]) -> None:
                             + "\n".join(lines) + "\nre-run the older results or delete them")
 
 
-def build(records: list[dict[str, Any]], task_patterns: tuple[str, ...] | None = None):
-    """(long DataFrame, wide DataFrame) from result records, optionally restricted to task-name patterns."""
+def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = None):
+    """(long DataFrame, wide DataFrame) from result records, optionally restricted to tasks `keep` accepts."""
     import pandas as pd
 
     rows = long_rows(records)
-    if task_patterns:
-        rows = [r for r in rows if any(fnmatch.fnmatchcase(r["task"], p) for p in task_patterns)]
+    if keep is not None:
+        rows = [r for r in rows if keep(r["task"])]
     if not rows:
         raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
     check_versions(rows)
@@ -71,25 +70,25 @@ def build(records: list[dict[str, Any]], task_patterns: tuple[str, ...] | None =
 
 
 def to_markdown(long, wide) -> str:
-    """Markdown table: encoders as rows, each task's primary score with its 95% CI."""
-    primary = long[long["primary"]].set_index(["encoder", "task"])
-    tasks = [c for c in wide.columns if c != "overall" and not c.startswith("mean:")]
-    header = ["encoder", "overall"] + [c for c in wide.columns if c.startswith("mean:")] + tasks
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for encoder, row in wide.iterrows():
-        cells = [str(encoder), _fmt(row["overall"])]
-        cells += [_fmt(row[c]) for c in wide.columns if c.startswith("mean:")]
-        for task in tasks:
-            if (encoder, task) in primary.index:
-                entry = primary.loc[(encoder, task)]
-                cells.append(f"{_fmt(entry['value'])} [{_fmt(entry['ci95_low'])}, {_fmt(entry['ci95_high'])}]")
-            else:
-                cells.append("")
-        lines.append("| " + " | ".join(cells) + " |")
-    metrics = long[long["primary"]].drop_duplicates("task").set_index("task")
-    notes = [f"- {t}: {metrics.loc[t, 'metric']} ({'higher' if metrics.loc[t, 'higher_is_better'] else 'lower'} "
-             f"is better; chance {_fmt(metrics.loc[t, 'chance'])})" for t in tasks]
-    return "\n".join(lines) + "\n\nMain score per task (primary protocol, 95% bootstrap CI):\n" + "\n".join(notes) + "\n"
+    """Markdown: a summary (overall and domain means per encoder), then one row per task with every encoder's
+    primary main score and its 95% CI."""
+    means = [c for c in wide.columns if c == "overall" or c.startswith("mean:")]
+    encoders = list(wide.index)
+    lines = ["| encoder | " + " | ".join(c.replace("mean:", "") for c in means) + " |",
+             "|---|" + "---|" * len(means)]
+    lines += [f"| {e} | " + " | ".join(_fmt(wide.loc[e, c]) for c in means) + " |" for e in encoders]
+    primary = long[long["primary"]]
+    lines += ["", "| task | domain | protocol: metric | chance | " + " | ".join(encoders) + " |",
+              "|---|---|---|---|" + "---|" * len(encoders)]
+    for task, rows in primary.groupby("task", sort=True):
+        first = rows.iloc[0]
+        arrow = "↑" if first["higher_is_better"] else "↓"
+        by_encoder = rows.set_index("encoder")
+        cells = [f"{_fmt(by_encoder.loc[e, 'value'])} [{_fmt(by_encoder.loc[e, 'ci95_low'])}, "
+                 f"{_fmt(by_encoder.loc[e, 'ci95_high'])}]" if e in by_encoder.index else "" for e in encoders]
+        lines.append(f"| {task} | {first['domain']} | {first['protocol']}: {first['metric']} {arrow} | "
+                     f"{_fmt(first['chance'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(value: Any) -> str:
@@ -105,20 +104,22 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     """Write leaderboard CSVs (long and wide) and Markdown for the results under `results_dir`."""
     from bench.results import load_results
 
-    patterns = None
+    keep = None
     if suite:
         from bench.catalog import all_suites
 
         suites = all_suites()
         if suite not in suites:
             raise KeyError(f"unknown suite '{suite}'; known: {', '.join(sorted(suites))}")
-        patterns = suites[suite].patterns
-    long, wide = build(load_results(results_dir), patterns)
+        keep = suites[suite].matches
+    long, wide = build(load_results(results_dir), keep)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = suite or "all"
     paths = [out_dir / f"{stem}_long.csv", out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
     long.drop(columns=["file"]).to_csv(paths[0], index=False)
     wide.round(4).to_csv(paths[1])
-    paths[2].write_text(f"# Leaderboard: {stem}\n\n" + to_markdown(long, wide))
+    paths[2].write_text(f"# Leaderboard: {stem}\n\nMain score of each task's primary protocol, mean over seeds, "
+                        f"95% bootstrap CI in brackets; domain means and overall use higher-is-better scores only."
+                        f"\n\n" + to_markdown(long, wide))
     return paths

@@ -66,3 +66,13 @@ def test_shipped_tasks_all_validate():
     tasks = all_tasks()
     for task in tasks.values():
         assert task.version >= 1
+
+
+def test_suite_patterns_include_and_exclude(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    (folder / "suites").mkdir(parents=True)
+    for name in ("mine/a", "mine/b", "mine/slow"):
+        (folder / f"{name.split('/')[1]}.yaml").write_text(yaml.safe_dump({**BASE, "name": name}))
+    (folder / "suites" / "s.yaml").write_text(yaml.safe_dump({"name": "mine", "tasks": ["mine/*", "!mine/slow"]}))
+    monkeypatch.setenv("BENCH_TASKS_PATH", str(folder))
+    assert [t.name for t in resolve_tasks(suite="mine")] == ["mine/a", "mine/b"]
