@@ -73,6 +73,21 @@ def main_score_entry(spec: "ProtocolSpec", metrics: dict[str, float], ci95: dict
             "higher_is_better": spec.higher_is_better}
 
 
+def single_threaded(fn: Callable) -> Callable:
+    """Run `fn` with one torch/BLAS thread: protocols train small models, and interleaved torch and numpy thread
+    pools slow such loops down by orders of magnitude on a busy CPU."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def effective_config(task: "TaskSpec", spec: "ProtocolSpec", defaults: dict[str, Any],
                      choices: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
     """The task's protocol config over `defaults`; unknown keys, or values outside `choices`, raise naming the file."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -153,20 +153,10 @@ METRICS = {"onset_f1": _metric("f1", 0), "onset_precision": _metric("precision",
            "onset_recall": _metric("recall", 0), "segment_f1": _metric("f1", 3)}
 
 
+@single_threaded
 def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                 cfg: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
-    """A linear head [D -> C] on standardised frames; (lr, epoch) with the lowest validation BCE.
-
-    Single-threaded (torch and BLAS), as `bench.protocols.zeroshot.fit_contrastive_map` and for the same reason.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return _fit_head(x_train, y_train, x_val, y_val, cfg, seed)
-
-
-def _fit_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-              cfg: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
+    """A linear head [D -> C] on standardised frames; (lr, epoch) with the lowest validation BCE."""
     import torch
     import torch.nn.functional as F
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
 
 if TYPE_CHECKING:
     import torch
@@ -135,6 +135,7 @@ def _fit(model: "torch.nn.Module", x: "torch.Tensor", target: "torch.Tensor", x_
     return best, best_epoch, best_state
 
 
+@single_threaded
 def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> ProtocolResult:
     import torch
     import torch.nn as nn

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ def _info_nce(audio: "torch.Tensor", texts: "torch.Tensor", ids: "torch.Tensor",
     return 0.5 * (a2t + t2a)
 
 
+@single_threaded
 def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors: np.ndarray,
                         val_score: Callable[[ContrastiveMap], float], cfg: dict[str, Any],
                         seed: int) -> tuple[ContrastiveMap, dict[str, Any]]:
@@ -108,18 +109,7 @@ def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors:
     Every lr in `cfg['lrs']` is trained with early stopping on `val_score` (higher is better, evaluated after each
     epoch; `patience` epochs without a strict improvement stop a run, whose last best-scoring epoch is kept); the
     best lr wins, the first on ties. Returns the map and what was selected.
-    Runs single-threaded (torch and BLAS): the model is tiny, and interleaved torch / numpy thread pools slow
-    down by orders of magnitude on a busy CPU.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return _fit_contrastive_map(x_train, text_ids, text_vectors, val_score, cfg, seed)
-
-
-def _fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors: np.ndarray,
-                         val_score: Callable[[ContrastiveMap], float], cfg: dict[str, Any],
-                         seed: int) -> tuple[ContrastiveMap, dict[str, Any]]:
     import torch
 
     x = np.asarray(x_train, dtype=np.float32)
