@@ -330,7 +330,7 @@ def scene(rng: np.random.Generator, split: str, seconds: float) -> tuple[np.ndar
 
 def generate_sound_scenes(out_dir: Path, tier: str, seed: int) -> None:
     """Event detection / tagging scenes (5 s quick, 10 s full) with `events` and `tags` columns."""
-    sizes = dict(zip(SPLITS, tier_sizes(tier, quick=(60, 15, 25), full=(600, 150, 250))))
+    sizes = dict(zip(SPLITS, tier_sizes(tier, quick=(100, 40, 80), full=(600, 150, 250))))
     seconds = 5.0 if tier == "quick" else 10.0
     items = []
     for split in SPLITS:
