@@ -76,14 +76,11 @@ def _encode(encoder: Encoder, clips: list[np.ndarray]) -> _Output:
     """Pad clips into a batch (zeros), encode, and bring the result to the CPU."""
     import torch
 
-    longest = max(len(c) for c in clips)
-    waveforms = torch.zeros(len(clips), longest)
-    mask = torch.zeros(len(clips), longest, dtype=torch.bool)
-    for i, clip in enumerate(clips):
-        waveforms[i, : len(clip)] = torch.from_numpy(clip)
-        mask[i, : len(clip)] = True
+    from bench.extract import pad_batch
+
+    waveforms, mask = (torch.from_numpy(a).to(encoder.device) for a in pad_batch(clips))
     with torch.no_grad():
-        out = encoder.encode(waveforms.to(encoder.device), mask.to(encoder.device))
+        out = encoder.encode(waveforms, mask)
     if not hasattr(out, "frames") or not torch.is_tensor(out.frames) or not torch.is_tensor(out.mask):
         raise TypeError(f"encode() must return Frames(frames=tensor, mask=tensor, ...), got {type(out).__name__}")
     hidden = None if out.hidden_states is None else [h.detach().float().cpu() for h in out.hidden_states]

@@ -94,16 +94,22 @@ def split_rows(wave: np.ndarray, window: int | None) -> list[np.ndarray]:
     return rows
 
 
-def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np.ndarray]:
-    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32)."""
-    import torch
-
+def pad_batch(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """1-D waveforms -> a zero-padded float32 batch [B, N] and its bool mask [B, N] (True = real sample)."""
     longest = max(len(r) for r in rows)
     waves = np.zeros((len(rows), longest), dtype=np.float32)
     mask = np.zeros((len(rows), longest), dtype=bool)
     for i, row in enumerate(rows):
         waves[i, : len(row)] = row
         mask[i, : len(row)] = True
+    return waves, mask
+
+
+def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np.ndarray]:
+    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32)."""
+    import torch
+
+    waves, mask = pad_batch(rows)
     with torch.inference_mode():
         out = encoder.encode(torch.from_numpy(waves).to(encoder.device), torch.from_numpy(mask).to(encoder.device))
         feats = select_layer(encoder, out, layer).float().cpu().numpy()

@@ -41,7 +41,9 @@ def bare_forward_seconds(encoder, items, batch_seconds: float, repeats: int) -> 
     import torch
 
     from bench.audio import load_audio
-    from bench.extract import ExtractionConfig, ExtractionStats, _batches, _plan_units, _sync_time, split_rows
+    from bench.extract import (
+        ExtractionConfig, ExtractionStats, _batches, _plan_units, _sync_time, pad_batch, split_rows,
+    )
 
     cfg = ExtractionConfig(batch_seconds=batch_seconds, progress=False)
     units = _plan_units(items, [i["_hash"] for i in items], encoder, cfg, ExtractionStats())
@@ -50,13 +52,8 @@ def bare_forward_seconds(encoder, items, batch_seconds: float, repeats: int) -> 
         rows = [r for u in batch for r in split_rows(load_audio(u.item["_audio"], encoder.sample_rate, "mix", "x"),
                                                     None if encoder.max_seconds is None
                                                     else int(encoder.max_seconds * encoder.sample_rate))]
-        longest = max(len(r) for r in rows)
-        waves = torch.zeros(len(rows), longest)
-        mask = torch.zeros(len(rows), longest, dtype=torch.bool)
-        for i, row in enumerate(rows):
-            waves[i, : len(row)] = torch.from_numpy(row)
-            mask[i, : len(row)] = True
-        batches.append((waves.to(encoder.device), mask.to(encoder.device)))
+        waves, mask = pad_batch(rows)
+        batches.append((torch.from_numpy(waves).to(encoder.device), torch.from_numpy(mask).to(encoder.device)))
     best = float("inf")
     for _ in range(repeats):
         tick = _sync_time(encoder)

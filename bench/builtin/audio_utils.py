@@ -163,6 +163,16 @@ def write_manifest(out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[dict[s
     return rows
 
 
+def write_clips(out_dir: Path, prefix: str, items: list[tuple[np.ndarray, dict, str]]) -> list[dict[str, Any]]:
+    """Write (audio, metadata, split) items as `audio/<prefix>-<i>.wav` and the manifest; returns the rows."""
+    rows = []
+    for i, (x, meta, split) in enumerate(items):
+        clip_id = f"{prefix}-{i:05d}"
+        write_wav(out_dir / "audio" / f"{clip_id}.wav", x)
+        rows.append({"id": clip_id, "path": f"audio/{clip_id}.wav", "split": split, **meta})
+    return write_manifest(out_dir, rows)
+
+
 def split_table(rows: list[dict[str, Any]], column: str = "label", split_column: str = "split") -> str:
     """A Markdown table of clip counts per split (and per class when `column` holds strings)."""
     classes = sorted({r[column] for r in rows if isinstance(r.get(column), str)})

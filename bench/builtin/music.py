@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.builtin.audio_utils import (
     LICENSES, NOTE_NAMES, SPLITS, SR, add_noise, item_rng, normalize_peak, note_name, place, reverb, split_table,
-    tier_sizes, write_card, write_manifest, write_wav,
+    tier_sizes, write_card, write_clips,
 )
 
 RENDER_SR = 32000
@@ -199,15 +199,6 @@ def chord_item(renderer: Renderer, rng: np.random.Generator, program: int, quali
     return x, meta
 
 
-def _write_rows(out_dir: Path, prefix: str, items: list[tuple[np.ndarray, dict, str]]) -> list[dict]:
-    rows = []
-    for i, (x, meta, split) in enumerate(items):
-        clip_id = f"{prefix}-{i:05d}"
-        write_wav(out_dir / "audio" / f"{clip_id}.wav", x)
-        rows.append({"id": clip_id, "path": f"audio/{clip_id}.wav", "split": split, **meta})
-    return write_manifest(out_dir, rows)
-
-
 def _programs_text(splits: dict[str, list[int]]) -> str:
     return "\n".join(f"- {s}: " + ", ".join(f"{p} {instrument_name(p)}" for p in sorted(splits[s])) for s in SPLITS)
 
@@ -237,7 +228,7 @@ def generate_instrument(out_dir: Path, tier: str, seed: int) -> None:
                 program = int(rng.choice(splits[fam][split]))
                 x, meta = instrument_item(renderer, rng, fam, program)
                 items.append((x, meta, split))
-    rows = _write_rows(out_dir, "instrument", items)
+    rows = write_clips(out_dir, "instrument", items)
     held = {s: [p for fam in FAMILIES for p in splits[fam][s]] for s in SPLITS}
     write_card(out_dir, f"builtin instrument ({tier}, seed {seed})", {
         "Task": "Instrument family of a single rendered note, 10 classes (General MIDI families): "
@@ -268,7 +259,7 @@ def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
             meta["caption"] = (f"{with_article(meta['instrument'])} plays {note_name(note)}"
                                + condition_words(meta))
             items.append((x, meta, split))
-    rows = _write_rows(out_dir, "pitch", items)
+    rows = write_clips(out_dir, "pitch", items)
     write_card(out_dir, f"builtin pitch ({tier}, seed {seed})", {
         "Task": "Pitch of a single rendered note. `label`: pitch class, 12 classes (C, C#, ..., B; octave-invariant, "
                 "balanced). `note`: MIDI note number (regression target of `pitch_regression`), drawn uniformly "
@@ -293,7 +284,7 @@ def generate_chord(out_dir: Path, tier: str, seed: int) -> None:
             program = int(rng.choice(splits[split]))
             x, meta = chord_item(renderer, rng, program, qualities[j % len(qualities)])
             items.append((x, meta, split))
-    rows = _write_rows(out_dir, "chord", items)
+    rows = write_clips(out_dir, "chord", items)
     write_card(out_dir, f"builtin chord ({tier}, seed {seed})", {
         "Task": "Chord quality, 8 balanced classes: " + ", ".join(f"{q} {CHORDS[q]}" for q in qualities)
                 + ". Root MIDI 45-65 (any pitch class), random inversion, a doubled bass root in 30% of clips, "

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.builtin.audio_utils import (
     LICENSES, SPLITS, SR, active_rms, add_noise, background, colored_noise, db_to_gain, item_rng, normalize_peak,
-    place, reverb, split_table, tier_sizes, trim_silence, write_card, write_manifest, write_wav,
+    place, reverb, split_table, tier_sizes, trim_silence, write_card, write_clips,
 )
 
 PROCEDURAL = ("engine", "siren", "alarm", "rain", "footsteps", "knock", "whistle", "bell")
@@ -270,15 +270,6 @@ def _sources(*keys: str) -> str:
     return "\n".join(f"- {LICENSES[k]}" for k in keys)
 
 
-def _write(out_dir: Path, prefix: str, items: list[tuple[np.ndarray, dict, str]]) -> list[dict]:
-    rows = []
-    for i, (x, meta, split) in enumerate(items):
-        clip_id = f"{prefix}-{i:05d}"
-        write_wav(out_dir / "audio" / f"{clip_id}.wav", x)
-        rows.append({"id": clip_id, "path": f"audio/{clip_id}.wav", "split": split, **meta})
-    return write_manifest(out_dir, rows)
-
-
 def generate_sound_events(out_dir: Path, tier: str, seed: int) -> None:
     """Sound-event classification, 18 classes (8 procedural, 10 real animal recordings), 2 s clips."""
     per_class = dict(zip(SPLITS, tier_sizes(tier, quick=(16, 5, 9), full=(150, 40, 80))))
@@ -288,7 +279,7 @@ def generate_sound_events(out_dir: Path, tier: str, seed: int) -> None:
             for j in range(per_class[split]):
                 x, meta = event_clip(label, item_rng(seed, f"sound-{split}-{label}", j), split)
                 items.append((x, meta, split))
-    rows = _write(out_dir, "sound", items)
+    rows = write_clips(out_dir, "sound", items)
     write_card(out_dir, f"builtin sound_events ({tier}, seed {seed})", {
         "Task": f"Sound-event classification, {len(EVENT_CLASSES)} balanced classes. {CLASSES_TEXT} Each clip is "
                 f"{EVENT_CLIP_S} s mono 16 kHz PCM_16 holding one event at a random onset (`onset_s`, `offset_s`).",
@@ -337,7 +328,7 @@ def generate_sound_scenes(out_dir: Path, tier: str, seed: int) -> None:
         for j in range(sizes[split]):
             x, meta = scene(item_rng(seed, f"scene-{split}", j), split, seconds)
             items.append((x, meta, split))
-    rows = _write(out_dir, "scene", items)
+    rows = write_clips(out_dir, "scene", items)
     counts = {s: {c: sum(c in r["tags"] for r in rows if r["split"] == s) for c in EVENT_CLASSES} for s in SPLITS}
     table = "| split | scenes | events | " + " | ".join(EVENT_CLASSES) + " |\n|" + "---|" * (3 + len(EVENT_CLASSES))
     for s in SPLITS:
@@ -384,7 +375,7 @@ def generate_captions(out_dir: Path, tier: str, seed: int) -> None:
                 x, meta = event_clip(label, item_rng(seed, f"captions-sound-{split}-{label}", j), split)
                 meta.pop("label")
                 items.append((x, {"class": label, "domain": "sound", **meta}, split))
-    rows = _write(out_dir, "caption", items)
+    rows = write_clips(out_dir, "caption", items)
     write_card(out_dir, f"builtin captions ({tier}, seed {seed})", {
         "Task": "Audio-text retrieval and class-name zero-shot over music and sound clips. `caption`: a sentence "
                 "made from each clip's metadata (instrument, pitch register or chord, dynamics, room, noise; or "
