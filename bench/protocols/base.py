@@ -114,6 +114,7 @@ PROTOCOLS: dict[str, str] = {
     "zeroshot": "bench.protocols.zeroshot:run_zeroshot",
     "retrieval": "bench.protocols.retrieval:run_retrieval",
     "events": "bench.protocols.events:run_events",
+    "generative": "bench.protocols.generative:run_generative",
 }
 
 

@@ -1,0 +1,458 @@
+"""Generative assessment with a frozen LLM: an encoder's frames as the prefix of a language model's answer.
+
+Recipe. Cached frames [T, D] are standardised with the train split's per-dimension mean and std, then stacked: k
+consecutive frames are concatenated into one [k*D] vector, k = round(1000 / (hop_ms * token_rate_hz)) (the tail is
+zero-padded), so the LLM sees about `token_rate_hz` audio tokens per second. A projector (2-layer MLP with GELU and
+hidden width = the LLM's, or one Linear) maps them into the LLM's input-embedding space, times a fixed scale (the
+RMS of the LLM's token embeddings). The sequence (see bench.llm) puts the task's instruction before the audio
+tokens: with the tokenizer's chat template when it has one (user turn = instruction, newline, audio tokens), else
+plain text ("<instruction>\\n<audio>\\nAnswer:"), then the answer and the end-of-sequence token; the shared part
+before the audio is encoded once and cached. Only the projector is trained
+(optionally LoRA adapters on the attention q/v projections: a separate, labelled variant), with AdamW on random
+train batches for a fixed number of steps; the cross-entropy covers the answer tokens (and the final eos) only.
+Every `eval_every` steps the validation split is decoded for real (greedy generation, no teacher forcing) and scored
+with the task's main score; the best checkpoint is kept and training stops after `patience` evaluations without
+improvement. That checkpoint then decodes the test split greedily. Nothing is chosen on test. k-fold tasks rotate
+as in the probes (test = fold i, validation = fold i+1).
+
+Tasks: multiclass labels are answered by class name (accuracy by normalised exact match; an answer that is no class
+name counts as wrong and its share is `unparseable_rate`), transcripts are ASR (wer, cer), captions are described
+(bleu and, when bench.text's MiniLM is installed, semantic_sim); see bench.textmetrics for the normalisation.
+`text_only: <column>` adds a projector-free upper bound: the same frozen LLM, untrained, given that column's text
+(a transcript, metadata) where the audio tokens would be, after `text_only_shots` solved train examples in the same
+form (so that it knows the answer format), scored on the same test items (metrics `text_only_*`).
+
+Tiers: `tier: quick` (the default: 150 steps, evaluation every 50, one seed) is a smoke test for CI: with
+SmolLM2-135M on one thread of a 2-core CPU a step takes about 0.5 s (batch 4; ~10 audio tokens, ~5 prompt tokens
+after the cached prefix, ~3 answer tokens) to 0.8 s (ASR answers), so a quick task takes 2 to 3 minutes; at that
+budget the projector has barely started to learn. `tier: standard` (1500 steps, evaluation every 150, patience 4,
+three seeds) takes about 15 to 25 minutes per seed, so 45 to 75 minutes per task and encoder on that CPU (minutes on
+a GPU). Any key set in the task overrides the tier's value. Gemma-3-270M steps take about 2.5x as long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry, single_threaded
+
+if TYPE_CHECKING:
+    import torch
+
+    from bench.llm import FrozenLLM
+    from bench.taskspec import ProtocolSpec, TaskSpec
+
+TIERS: dict[str, dict[str, Any]] = {
+    "quick": {"steps": 150, "eval_every": 50, "patience": 2, "n_seeds": 1},
+    "standard": {"steps": 1500, "eval_every": 150, "patience": 4, "n_seeds": 3},
+}
+# Numeric keys, validated by bench.protocols.probe.resolve_config; steps, eval_every, patience and n_seeds (the first
+# n of the run's seeds) default to the tier's values.
+NUMERIC_DEFAULTS: dict[str, Any] = {
+    "token_rate_hz": 8.0, "lr": 1e-3, "batch_size": 4, "eval_batch_size": 16, "lora_r": 8, "lora_alpha": 16,
+    "n_boot": 1000, **TIERS["quick"],
+}
+OTHER_DEFAULTS: dict[str, Any] = {
+    "tier": "quick",
+    "llm": "smollm2-135m",  # smollm2-135m | gemma3-270m | a local Hugging Face causal-LM folder
+    "device": "auto",  # auto (CUDA when present, bf16) | cpu | cuda[:i]
+    "projector": "mlp",  # mlp | linear
+    "lora": False,
+    "prompt": None,  # None: a default per label kind; "{classes}", "{column}" and "{noun}" are filled in
+    "max_new_tokens": None,  # None: ceil(1.25 * longest train answer in tokens) + 2
+    "text_only": None,  # a column of the items: adds the text-only upper bound
+    "text_only_shots": 4,  # solved train examples shown to the text-only LLM (0: zero-shot)
+}
+METRIC_NAMES = {"multiclass": ("accuracy", "unparseable_rate"), "transcripts": ("wer", "cer"),
+                "captions": ("bleu", "semantic_sim")}
+DEFAULT_PROMPTS = {
+    "multiclass": "What is the {column} of the {noun} in this audio? Answer with one of: {classes}.",
+    "transcripts": "Transcribe the audio.",
+    "captions": "Describe the sound.",
+}
+DOMAIN_NOUNS = {"speech": "speech", "paralinguistic": "voice", "sound": "sound", "music": "music",
+                "spatial": "sound scene"}
+def resolve_config(spec: "ProtocolSpec", task: "TaskSpec") -> dict[str, Any]:
+    """The protocol config: tier values, then the task's keys, over the defaults; bad keys and values raise."""
+    from bench.protocols.probe import resolve_config as resolve_numbers
+    from bench.taskspec import ProtocolSpec
+
+    where = f"{task.file}: protocol '{spec.kind}'"
+    allowed = set(NUMERIC_DEFAULTS) | set(OTHER_DEFAULTS)
+    unknown = sorted(set(spec.config) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    tier = spec.config.get("tier", OTHER_DEFAULTS["tier"])
+    if tier not in TIERS:
+        raise ValueError(f"{where}: config 'tier' must be one of {', '.join(TIERS)}, got {tier!r}")
+    numeric = resolve_numbers(
+        ProtocolSpec(spec.kind, spec.main_score, {k: v for k, v in spec.config.items() if k in NUMERIC_DEFAULTS}),
+        {**NUMERIC_DEFAULTS, **TIERS[tier]}, task)
+    config = {**OTHER_DEFAULTS, **{k: v for k, v in spec.config.items() if k in OTHER_DEFAULTS}, **numeric}
+    checks = {
+        "llm": isinstance(config["llm"], str) and bool(config["llm"]),
+        "device": isinstance(config["device"], str),
+        "projector": config["projector"] in ("mlp", "linear"),
+        "lora": isinstance(config["lora"], bool),
+        "prompt": config["prompt"] is None or isinstance(config["prompt"], str) and bool(config["prompt"].strip()),
+        "max_new_tokens": config["max_new_tokens"] is None or isinstance(config["max_new_tokens"], int)
+        and not isinstance(config["max_new_tokens"], bool) and config["max_new_tokens"] > 0,
+        "text_only": config["text_only"] is None or isinstance(config["text_only"], str),
+        "text_only_shots": isinstance(config["text_only_shots"], int)
+        and not isinstance(config["text_only_shots"], bool) and config["text_only_shots"] >= 0,
+    }
+    for key, ok in checks.items():
+        if not ok:
+            raise ValueError(f"{where}: config '{key}' has a bad value {config[key]!r} "
+                             f"(see OTHER_DEFAULTS in bench.protocols.generative)")
+    return config
+
+
+def stack_factor(hop_ms: float, token_rate_hz: float) -> int:
+    """How many frames make one audio token: round(1000 / (hop_ms * token_rate_hz)), at least 1."""
+    if not hop_ms > 0:
+        raise ValueError(f"the encoder's hop_ms must be positive to stack frames, got {hop_ms!r}")
+    return max(1, round(1000.0 / (hop_ms * token_rate_hz)))
+
+
+def stack_frames(frames: np.ndarray, k: int) -> np.ndarray:
+    """[T, D] -> [ceil(T / k), k * D]: k consecutive frames concatenated, the tail zero-padded."""
+    t, d = frames.shape
+    n = max(1, math.ceil(t / k))
+    padded = np.zeros((n * k, d), dtype=np.float32)
+    padded[:t] = frames
+    return padded.reshape(n, k * d)
+
+
+def build_projector(kind: str, d_in: int, d_out: int) -> "torch.nn.Module":
+    """Linear, or 2-layer MLP (d_in -> d_out -> d_out, GELU) into the LLM's embedding space."""
+    import torch.nn as nn
+
+    if kind == "linear":
+        return nn.Linear(d_in, d_out)
+    return nn.Sequential(nn.Linear(d_in, d_out), nn.GELU(), nn.Linear(d_out, d_out))
+
+
+def _references(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
+    """(reference per item: class name, transcript or list of captions; class names for multiclass else [])."""
+    from bench.protocols.labels import encode_labels, item_id
+
+    if task.label_kind == "multiclass":
+        labels, classes = encode_labels(task, items)
+        return [str(classes[c]) for c in labels], [str(c) for c in classes]
+    refs = []
+    for i, item in enumerate(items):
+        value = item.get(task.label_column)
+        ok = isinstance(value, str) and value.strip() or (
+            task.label_kind == "captions" and isinstance(value, list) and value
+            and all(isinstance(v, str) and v.strip() for v in value))
+        if not ok:
+            kind = "a string or a list of strings" if task.label_kind == "captions" else "a string"
+            raise ValueError(f"{task.file}: item '{item_id(task, item, i)}', column '{task.label_column}': "
+                             f"a {task.label_kind[:-1]} must be {kind}, got {value!r}")
+        refs.append(value)
+    return refs, []
+
+
+def _semantic_available() -> str | None:
+    """None when the MiniLM text encoder can be used, else why not."""
+    try:
+        from bench.text import model_dir
+
+        model_dir()
+    except (ImportError, FileNotFoundError) as err:
+        return f"left out: {err}"
+    return None
+
+
+def score_stats(kind: str, answers: Sequence[str], refs: Sequence[Any], classes: Sequence[str],
+                names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per-item statistics (see bench.textmetrics) of the metrics `names` that the label kind has."""
+    from bench import textmetrics as tm
+
+    if kind == "multiclass":
+        stats = tm.match_stats(answers, refs, classes)
+    elif kind == "transcripts":
+        stats = tm.error_stats(answers, refs)
+    else:
+        stats = {}
+        if "bleu" in names:
+            stats["bleu"] = tm.bleu_stats(answers, refs)
+        if "semantic_sim" in names:
+            stats["semantic_sim"] = tm.semantic_stats(answers, refs)
+    return {name: s for name, s in stats.items() if name in names}
+
+
+def _load_frames(inp: ProtocolInput, indices: np.ndarray) -> dict[int, np.ndarray]:
+    from bench.protocols.labels import item_id
+
+    out, dim = {}, None
+    for i in indices.tolist():
+        x = np.asarray(inp.frames(i), dtype=np.float32)
+        where = f"{inp.task.file}: item '{item_id(inp.task, inp.items[i], i)}'"
+        if x.ndim != 2 or len(x) == 0 or (dim is not None and x.shape[1] != dim):
+            raise ValueError(f"{where}: frames have shape {x.shape}, expected [T >= 1, {dim or 'D'}]")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{where}: frames hold NaN or inf values")
+        out[i], dim = x, x.shape[1]
+    return out
+
+
+def embedding_scale(llm: "FrozenLLM") -> float:
+    """RMS of the LLM's input token embeddings (as the model scales them), over up to 4096 evenly spaced ids."""
+    import torch
+
+    n = llm.model.get_input_embeddings().num_embeddings
+    with torch.no_grad():
+        return float(llm.embed(torch.arange(0, n, max(1, n // 4096))).float().pow(2).mean().sqrt())
+
+
+def _train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[int, "torch.Tensor"],
+                      answers: dict[int, list[list[int]]], refs: list[Any], parts: tuple[Any, ...],
+                      split: tuple[np.ndarray, np.ndarray, np.ndarray], score: Any) -> tuple[list[str], dict]:
+    """One run (a seed, a fold): train the projector (+ LoRA) with early stopping on decoded validation answers,
+    then decode the test items with the best checkpoint. Returns (test answers, log).
+
+    parts: (prompt prefix embeddings, suffix embeddings, projector output scale, max new tokens, +1/-1 for
+    higher/lower is better); score(answers, references) -> the validation main score.
+    """
+    import torch
+
+    from bench.llm import PrefixCache, answer_loss, assemble, greedy_decode, lora
+
+    (prefix, suffix, scale, max_new_tokens, sign), (train, val, test) = parts, split
+    dtype = next(llm.model.parameters()).dtype
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    projector = build_projector(cfg["projector"], next(iter(x.values())).shape[1], llm.dim).to(llm.device)
+    with lora(llm.model, cfg["lora_r"], cfg["lora_alpha"]) if cfg["lora"] else contextlib.nullcontext() as adapters:
+        cache = PrefixCache(llm.model, prefix, memo=not cfg["lora"])
+        modules = [projector] + ([adapters] if adapters is not None else [])
+        params = [p for m in modules for p in m.parameters()]
+        optimizer = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=0.0)
+
+        def project(indices: Sequence[int]) -> list["torch.Tensor"]:
+            return [(projector(x[i].to(llm.device)) * scale).to(dtype) for i in indices]
+
+        def decode(indices: np.ndarray) -> list[str]:
+            for m in modules:
+                m.eval()
+            with torch.no_grad():
+                return greedy_decode(llm, cache, suffix, project(indices.tolist()), max_new_tokens,
+                                     cfg["eval_batch_size"])
+
+        evals, best, waited, step_s, start = [], None, 0, [], time.perf_counter()
+        order = torch.empty(0, dtype=torch.long)
+        for step in range(1, cfg["steps"] + 1):
+            tick = time.perf_counter()
+            if len(order) < cfg["batch_size"]:
+                order = torch.cat([order, torch.from_numpy(train)[torch.randperm(len(train), generator=generator)]])
+            batch, order = order[:cfg["batch_size"]].tolist(), order[cfg["batch_size"]:]
+            ids = [answers[i][int(torch.randint(len(answers[i]), (1,), generator=generator))] for i in batch]
+            for m in modules:
+                m.train()
+            answer_embeds = [llm.embed(torch.tensor(a)).to(dtype) for a in ids]
+            embeds, mask, targets = assemble(suffix, project(batch), answer_embeds, ids)
+            loss = answer_loss(llm.model, cache, embeds, mask, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step_s.append(time.perf_counter() - tick)
+            if step % cfg["eval_every"] and step != cfg["steps"]:
+                continue
+            value = score(decode(val), [refs[i] for i in val.tolist()])
+            evals.append({"step": step, "train_loss": round(loss.item(), 4), "val_score": value})
+            if math.isfinite(value) and (best is None or sign * value > sign * best[0]):
+                best, waited = (value, step, [{k: v.detach().clone() for k, v in m.state_dict().items()}
+                                              for m in modules]), 0
+            else:
+                waited += 1
+                if waited >= cfg["patience"]:
+                    break
+        train_s = time.perf_counter() - start
+        if best is None:
+            raise ValueError("protocol 'generative': the validation score is undefined at every evaluation")
+        for m, state in zip(modules, best[2]):
+            m.load_state_dict(state)
+        tick = time.perf_counter()
+        predicted = decode(test)
+    log = {"seed": seed, "best_step": best[1], "val_score": best[0], "steps_run": len(step_s), "evals": evals,
+           "train_s": round(train_s, 2), "s_per_step": round(float(np.mean(step_s)), 4),
+           "test_decode_s": round(time.perf_counter() - tick, 2), "trainable_params": sum(p.numel() for p in params)}
+    return predicted, log
+
+
+def _metrics(names: Sequence[str], stats_per_seed: list[dict[str, np.ndarray]], n_boot: int, prefix: str = ""
+             ) -> tuple[list[dict[str, float]], dict[str, float], dict[str, list[float]]]:
+    """Per seed, mean over seeds and bootstrap CI of each metric from per-item stats."""
+    from bench.stats import bootstrap_ci
+    from bench.textmetrics import corpus_metric
+
+    per_seed = [{prefix + n: corpus_metric(n)(None, s[n]) for n in names} for s in stats_per_seed]
+    mean = {prefix + n: float(np.mean([p[prefix + n] for p in per_seed])) for n in names}
+    n_items = len(stats_per_seed[0][names[0]])
+    ci95 = {prefix + n: list(bootstrap_ci(corpus_metric(n), np.zeros(n_items), [s[n] for s in stats_per_seed],
+                                          n_boot=n_boot)) for n in names}
+    return per_seed, mean, ci95
+
+
+def _text_only(llm: "FrozenLLM", inp: ProtocolInput, config: dict[str, Any], instruction: str, refs: list[Any],
+               shots_from: np.ndarray, items: np.ndarray, max_new_tokens: int) -> list[str]:
+    """Answers of the frozen LLM given the items' text column instead of the audio (no projector, no training),
+    after `text_only_shots` solved examples drawn from `shots_from` with the first seed."""
+    from bench.llm import PrefixCache, greedy_decode, prompt_text
+    from bench.protocols.labels import item_id
+
+    column = config["text_only"]
+
+    def text(i: int) -> str:
+        value = inp.items[i].get(column)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{inp.task.file}: item '{item_id(inp.task, inp.items[i], i)}' has no text in column "
+                             f"'{column}' (config text_only)")
+        return f"{column.replace('_', ' ').capitalize()}: {value.strip()}"
+
+    rng = np.random.default_rng(inp.seeds[0])
+    chosen = rng.choice(shots_from, size=min(config["text_only_shots"], len(shots_from)), replace=False)
+    shots = [(text(i), refs[i] if isinstance(refs[i], str) else refs[i][0]) for i in chosen.tolist()]
+    before, after, _ = prompt_text(llm.tokenizer, instruction, shots)
+    embed = _embedder(llm)
+    return greedy_decode(llm, PrefixCache(llm.model, embed(before, True), memo=True), embed(after, False),
+                         [embed(text(i), False) for i in items.tolist()], max_new_tokens, config["eval_batch_size"])
+
+
+def _embedder(llm: "FrozenLLM") -> Any:
+    import torch
+
+    def embed(text: str, first: bool) -> "torch.Tensor":
+        """Embeddings of `text`; `first`: with the special tokens the tokenizer adds at the start (e.g. bos)."""
+        ids = llm.tokenizer(text, add_special_tokens=first and not llm.tokenizer.chat_template)["input_ids"]
+        with torch.no_grad():
+            return llm.embed(torch.tensor(ids, dtype=torch.long)).to(next(llm.model.parameters()).dtype)
+
+    return embed
+
+
+def run_generative(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    """Train a projector into a frozen LLM on cached frames, decode greedily, score the text (see module doc).
+
+    Runs on one CPU thread (as the other protocols: on a busy 2-core machine two threads made a SmolLM2 step 3 to 25
+    times slower than one), with denormals flushed (see bench.llm.without_denormals).
+    """
+    from bench.llm import without_denormals
+
+    return without_denormals(lambda: single_threaded(_run)(inp, spec))
+
+
+def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+    import torch
+
+    from bench.llm import load_llm, prompt_text
+    from bench.protocols.splits import split_indices
+    from bench.textmetrics import NORMALISATION, corpus_metric
+
+    task = inp.task
+    if task.label_kind not in METRIC_NAMES:
+        raise ValueError(f"{task.file}: protocol 'generative' handles {', '.join(METRIC_NAMES)} labels, "
+                         f"not '{task.label_kind}'")
+    config = resolve_config(spec, task)
+    names = list(METRIC_NAMES[task.label_kind])
+    notes = {}
+    if "semantic_sim" in names and (why := _semantic_available()):
+        names.remove("semantic_sim")
+        notes["semantic_sim"] = why
+    if spec.main_score not in names:
+        raise ValueError(f"{task.file}: main score '{spec.main_score}' is not computed by protocol 'generative' for "
+                         f"{task.label_kind} labels; choose one of {', '.join(names)}")
+    seeds = list(inp.seeds[:config["n_seeds"]])
+    if not seeds:
+        raise ValueError(f"{task.file}: protocol 'generative' needs at least one seed")
+
+    refs, classes = _references(task, inp.items)
+    folds = split_indices(task, inp.items)
+    tested = np.sort(np.concatenate([test for _, _, test in folds]))
+    instruction = (config["prompt"] or DEFAULT_PROMPTS[task.label_kind]).format(
+        classes=", ".join(classes), column=task.label_column.replace("_", " "),
+        noun=DOMAIN_NOUNS.get(task.domain, "audio"))
+
+    tick = time.perf_counter()
+    llm = load_llm(config["llm"], config["device"])
+    load_s = time.perf_counter() - tick
+    before, after, answer_prefix = prompt_text(llm.tokenizer, instruction)
+    embed = _embedder(llm)
+    prefix, suffix, scale = embed(before, True), embed(after, False), embedding_scale(llm)
+    tok = llm.tokenizer
+
+    def answer_ids(text: str) -> list[int]:
+        return tok(answer_prefix + text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    answers = {i: [answer_ids(r) for r in ([refs[i]] if isinstance(refs[i], str) else refs[i])]
+               for i in np.unique(np.concatenate([f[0] for f in folds])).tolist()}
+    max_new = config["max_new_tokens"] or math.ceil(1.25 * max(len(a) for g in answers.values() for a in g)) + 2
+    sign = 1.0 if spec.higher_is_better else -1.0
+
+    def val_score(predicted: list[str], val_refs: list[Any]) -> float:
+        stats = score_stats(task.label_kind, predicted, val_refs, classes, [spec.main_score])
+        return corpus_metric(spec.main_score)(None, stats[spec.main_score])
+
+    k = stack_factor(inp.hop_ms, config["token_rate_hz"])
+    frames = _load_frames(inp, np.unique(np.concatenate([np.concatenate(f) for f in folds])))
+    predictions = [[""] * len(inp.items) for _ in seeds]
+    runs = []
+    for fold_index, (train, val, test) in enumerate(folds):
+        train_frames = np.concatenate([frames[i] for i in train.tolist()]).astype(np.float64)
+        mean, std = train_frames.mean(0), train_frames.std(0)
+        std[std < 1e-8] = 1.0
+        x = {i: torch.from_numpy(stack_frames(((frames[i] - mean) / std).astype(np.float32), k))
+             for i in np.concatenate([train, val, test]).tolist()}
+        for seed_index, seed in enumerate(seeds):
+            run_seed = int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0])
+            with torch.random.fork_rng(devices=[]):
+                predicted, log = _train_and_decode(llm, config, run_seed, x, answers, refs,
+                                                   (prefix, suffix, scale, max_new, sign), (train, val, test),
+                                                   val_score)
+            for i, text in zip(test.tolist(), predicted):
+                predictions[seed_index][i] = text
+            runs.append({"fold": task.split.folds[fold_index] if task.split.is_kfold else None, **log})
+
+    test_refs = [refs[i] for i in tested.tolist()]
+    stats = [score_stats(task.label_kind, [p[i] for i in tested.tolist()], test_refs, classes, names)
+             for p in predictions]
+    per_seed, metrics, ci95 = _metrics(names, stats, config["n_boot"])
+    cost = {"llm_load_s": round(load_s, 2), "train_s": round(sum(r["train_s"] for r in runs), 2),
+            "s_per_step": round(float(np.mean([r["s_per_step"] for r in runs])), 4),
+            "test_decode_s": round(sum(r["test_decode_s"] for r in runs), 2)}
+    upper = None
+    if config["text_only"]:
+        tick = time.perf_counter()
+        upper = [""] * len(inp.items)
+        for train, _, test in folds:  # shots from each fold's train part, never from its test part
+            for i, text in zip(test.tolist(), _text_only(llm, inp, config, instruction, refs, train, test, max_new)):
+                upper[i] = text
+        cost["text_only_s"] = round(time.perf_counter() - tick, 2)
+        upper_stats = score_stats(task.label_kind, [upper[i] for i in tested.tolist()], test_refs, classes, names)
+        _, upper_metrics, upper_ci = _metrics(names, [upper_stats], config["n_boot"], prefix="text_only_")
+        metrics.update(upper_metrics)
+        ci95.update(upper_ci)
+    record = {**config, "seeds_used": seeds, "variant": "projector+lora" if config["lora"] else "projector",
+              "llm_source": llm.source, "llm_dim": llm.dim, "device": llm.device, "dtype": llm.dtype,
+              "stack_frames": k, "token_rate_hz_effective": round(1000.0 / (inp.hop_ms * k), 3),
+              "instruction": instruction, "prompt_format": "chat template" if tok.chat_template else "plain",
+              "max_new_tokens": max_new, "normalisation": NORMALISATION, **notes}
+    if task.split.is_kfold:
+        n_samples = {"train": round(float(np.mean([len(f[0]) for f in folds]))),
+                     "validation": round(float(np.mean([len(f[1]) for f in folds]))), "test": len(tested)}
+    else:
+        n_samples = {name: len(part) for name, part in zip(("train", "validation", "test"), folds[0])}
+    examples = [{"reference": refs[i], "answer": predictions[0][i], **({"text_only": upper[i]} if upper else {})}
+                for i in tested[:5].tolist()]
+    selected = {"metric": spec.main_score, "on": "validation", "decoding": "greedy", "runs": runs, "cost": cost,
+                "examples": examples}
+    return ProtocolResult(kind=spec.kind, config=record, seeds=seeds, per_seed=per_seed, metrics=metrics,
+                          ci95=ci95, main_score=main_score_entry(spec, metrics, ci95), n_samples=n_samples,
+                          selected=selected)
