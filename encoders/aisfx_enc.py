@@ -9,10 +9,10 @@ hop), frame t centred at t * 1.16 s (the clip is zero-padded by half a block at 
 
 from __future__ import annotations
 
-from bench.encoder import Encoder, Frames
+from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import files_sha256, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, package_dir, rows_to_frames
 
 INSTALL = "pip install --no-deps aisfx==0.1.2"
 SAMPLE_RATE, N_FFT, STFT_HOP, MELS = 44100, 2048, 1024, 96
@@ -20,7 +20,7 @@ BLOCK, BLOCK_HOP = 100, 50  # spectrogram frames
 SPEC_MAX = 9.457798957824707  # aisfx's 'original' normalisation: max over its training spectrograms (min 0)
 
 
-class AiSFX(Encoder):
+class AiSFX(PackagedEncoder):
     """aiSFX sound-effects CNN: a 512-d embedding per 2.32 s block of log-mel, every 1.16 s, at 44.1 kHz."""
 
     name = "aisfx"
@@ -38,7 +38,6 @@ class AiSFX(Encoder):
         super().__init__()
         self._net = None
         self._fbank = None
-        self._sha256: str | None = None
 
     def _weights(self):
         return package_dir("aisfx", INSTALL) / "models" / "checkpoint.pth"
@@ -60,11 +59,6 @@ class AiSFX(Encoder):
         self._net = net.eval().to(self.device)
         fbank = mel_filterbank(SAMPLE_RATE, N_FFT, MELS, 0.0, SAMPLE_RATE / 2, htk=True, norm="l1")
         self._fbank = torch.from_numpy(fbank).to(self.device)
-
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = files_sha256(self._weights())
-        return self._sha256
 
     def parameter_count(self) -> int:
         """Parameters of the embedding network (the per-dataset classifier heads are not used)."""

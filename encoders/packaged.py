@@ -7,6 +7,8 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+from bench.encoder import Encoder
+
 
 def package_dir(module: str, install: str) -> Path:
     """Folder of an installed package, found without importing it; a missing one names the line to install it."""
@@ -46,3 +48,19 @@ def rows_to_frames(counts: list[int], layers: list):
     lengths = torch.tensor(counts, device=frames[0].device)
     mask = torch.arange(frames[0].shape[1], device=frames[0].device)[None, :] < lengths[:, None]
     return frames, mask
+
+
+class PackagedEncoder(Encoder):
+    """An encoder whose weights are files inside an installed package; `_weights()` returns the file (or files)."""
+
+    _sha256: str | None = None
+
+    def _weights(self) -> Path | tuple[Path, ...]:
+        raise NotImplementedError
+
+    def weights_sha256(self) -> str:
+        """sha256 over the weight files, computed once."""
+        if self._sha256 is None:
+            files = self._weights()
+            self._sha256 = files_sha256(*(files if isinstance(files, tuple) else (files,)))
+        return self._sha256

