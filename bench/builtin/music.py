@@ -39,6 +39,9 @@ CHORDS = {"major": (0, 4, 7), "minor": (0, 3, 7), "diminished": (0, 3, 6), "augm
 CHORD_WORDS = {"major": "major", "minor": "minor", "diminished": "diminished", "augmented": "augmented",
                "sus4": "suspended fourth", "dominant7": "dominant seventh", "major7": "major seventh",
                "minor7": "minor seventh"}
+# The chord task: triads only, roots over one octave (seventh chords, sus4 and second inversions stay in captions).
+CHORD_TASK_QUALITIES = ("major", "minor", "diminished", "augmented")
+CHORD_TASK_ROOTS = (48, 60)
 INVERSIONS = ("root position", "first inversion", "second inversion", "third inversion")
 
 
@@ -183,11 +186,13 @@ def instrument_item(renderer: Renderer, rng: np.random.Generator, family: int, p
     return x, meta
 
 
-def chord_item(renderer: Renderer, rng: np.random.Generator, program: int, quality: str) -> tuple[np.ndarray, dict]:
-    """One chord of `quality` on a random root, inversion and voicing played by `program`."""
-    root = int(rng.integers(45, 66))
+def chord_item(renderer: Renderer, rng: np.random.Generator, program: int, quality: str,
+               roots: tuple[int, int] = (45, 66), inversions: int | None = None) -> tuple[np.ndarray, dict]:
+    """One chord of `quality` on a random root (MIDI, `roots` half-open) and inversion (the first `inversions`,
+    default all) and a random voicing, played by `program`."""
+    root = int(rng.integers(*roots))
     intervals = CHORDS[quality]
-    inversion = int(rng.integers(0, len(intervals)))
+    inversion = int(rng.integers(0, inversions or len(intervals)))
     notes = [root + i + (12 if k < inversion else 0) for k, i in enumerate(intervals)]
     if rng.random() < 0.3:
         notes.append(root - 12)  # doubled root in the bass keeps the quality
@@ -274,20 +279,23 @@ def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
 
 
 def generate_chord(out_dir: Path, tier: str, seed: int) -> None:
-    """Chord quality (8 classes) with random roots, inversions, voicings and instruments, disjoint across splits."""
+    """Triad quality (4 classes) in root position or first inversion, random roots over an octave, voicings and
+    instruments, programs disjoint across splits."""
     sizes = dict(zip(SPLITS, tier_sizes(tier, quick=(240, 64, 128), full=(2400, 600, 1200))))
     renderer, splits, items = Renderer(), split_programs(CHORD_PROGRAMS, seed, "chord-programs"), []
-    qualities = list(CHORDS)
+    qualities = list(CHORD_TASK_QUALITIES)
     for split in SPLITS:
         for j in range(sizes[split]):
             rng = item_rng(seed, f"chord-{split}", j)
             program = int(rng.choice(splits[split]))
-            x, meta = chord_item(renderer, rng, program, qualities[j % len(qualities)])
+            x, meta = chord_item(renderer, rng, program, qualities[j % len(qualities)], roots=CHORD_TASK_ROOTS,
+                                 inversions=2)
             items.append((x, meta, split))
     rows = write_clips(out_dir, "chord", items)
     write_card(out_dir, f"builtin chord ({tier}, seed {seed})", {
-        "Task": "Chord quality, 8 balanced classes: " + ", ".join(f"{q} {CHORDS[q]}" for q in qualities)
-                + ". Root MIDI 45-65 (any pitch class), random inversion, a doubled bass root in 30% of clips, "
+        "Task": "Triad quality, 4 balanced classes: " + ", ".join(f"{q} {CHORDS[q]}" for q in qualities)
+                + f". Root MIDI {CHORD_TASK_ROOTS[0]}-{CHORD_TASK_ROOTS[1] - 1} (every pitch class), root position or "
+                  "first inversion, a doubled bass root in 30% of clips, "
                   "strummed note onsets (10-50 ms spread for guitars, up to 15 ms otherwise).",
         "Splits": "GM programs are disjoint across splits (60/15/25% of the chord instruments by a seeded "
                   "shuffle). Programs:\n\n" + _programs_text(splits),
