@@ -14,15 +14,18 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 
 def _reusable(path: Path, weights: str, task: TaskSpec, fingerprint: str, seeds: list[int], layer: str) -> bool:
-    """True when a result already on disk was made from exactly these inputs."""
+    """True when a result already on disk was made from exactly these inputs and the same protocol code."""
+    from bench.protocols.base import protocol_code_sha256
+
     if not path.exists():
         return False
     try:
         old = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    want = {(p.kind, json.dumps(p.config, sort_keys=True)) for p in task.protocols}
-    have = {(p["kind"], json.dumps(p.get("spec_config", {}), sort_keys=True)) for p in old.get("protocols", [])}
+    want = {(p.kind, json.dumps(p.config, sort_keys=True), protocol_code_sha256(p.kind)) for p in task.protocols}
+    have = {(p["kind"], json.dumps(p.get("spec_config", {}), sort_keys=True), p.get("code_sha256"))
+            for p in old.get("protocols", [])}
     return (old.get("encoder", {}).get("weights_sha256") == weights
             and old.get("task", {}).get("version") == task.version
             and old.get("task", {}).get("dataset_fingerprint") == fingerprint
@@ -50,7 +53,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     from bench.cache import EmbeddingCache
     from bench.data import load_dataset
     from bench.extract import ExtractionConfig, encoder_key, extract
-    from bench.protocols.base import ProtocolInput, protocol_function
+    from bench.protocols.base import ProtocolInput, protocol_code_sha256, protocol_function
     from bench.results import SCHEMA_VERSION, environment, git_sha, now_utc, result_path, write_json_atomic
 
     import bench
@@ -62,6 +65,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         print(f"[bench] {task.name}: protocol(s) {', '.join(pending)} not available yet; skipped")
     if not runnable:
         return None
+    code = {p.kind: protocol_code_sha256(p.kind) for p, _ in runnable}  # before any source can change under us
 
     dataset = load_dataset(task, seed=data_seed, progress=progress)
     path = result_path(out, encoder.name, task.name)
@@ -88,6 +92,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         tick = time.perf_counter()
         result = fn(inp, spec).to_dict()
         result["spec_config"] = spec.config
+        result["code_sha256"] = code[spec.kind]
         result["seconds"] = round(time.perf_counter() - tick, 3)
         protocol_s += result["seconds"]
         protocols.append(result)

@@ -43,6 +43,23 @@ def test_run_writes_result_with_provenance(tmp_path, tone_task):
     assert [p["metrics"] for p in forced[0]["protocols"]] == [p["metrics"] for p in record["protocols"]]
 
 
+def test_a_result_from_other_protocol_code_is_recomputed(tmp_path, tone_task, monkeypatch):
+    from bench.protocols import base
+
+    first = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert {p["code_sha256"] for p in first["protocols"]} >= {base.protocol_code_sha256("knn")}
+    monkeypatch.setattr(base, "protocol_code_sha256", lambda kind: "0" * 64)  # as if the protocol code changed
+    again = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert all(p["code_sha256"] == "0" * 64 for p in again["protocols"])
+
+
+def test_protocol_code_hash_follows_the_modules_a_protocol_imports():
+    from bench.protocols.base import protocol_code_sha256
+
+    assert protocol_code_sha256("linear") == protocol_code_sha256("mlp")  # one module
+    assert len({protocol_code_sha256(k) for k in ("linear", "knn", "verification", "generative")}) == 4
+
+
 def test_leaderboard_tables_and_version_guard(tmp_path, tone_task, tone_dataset):
     for encoder in ("mfcc", "logmel"):
         bench.run(encoder, tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)

@@ -127,3 +127,32 @@ def protocol_function(kind: str) -> Callable[[ProtocolInput, "ProtocolSpec"], Pr
         return None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def protocol_code_sha256(kind: str) -> str:
+    """sha256 over the source of a protocol's module and every `bench` module it imports, transitively.
+
+    Stored in each result so that a result made by different protocol code is recomputed, not reused.
+    """
+    import hashlib
+    import importlib.util
+    import re
+
+    pattern = re.compile(r"^\s*(?:from\s+(bench(?:\.\w+)*)\s+import\s+([\w, ]+)|import\s+(bench(?:\.\w+)+))", re.M)
+    todo, seen, digest = [PROTOCOLS[kind].split(":")[0]], set(), hashlib.sha256()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, AttributeError):  # `from bench.x import function`: not a module
+            continue
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        source = Path(spec.origin).read_text()
+        digest.update(name.encode() + b"\0" + source.encode())
+        for package, names, module in pattern.findall(source):
+            todo.extend([module] if module else [package] + [f"{package}.{n.strip()}" for n in names.split(",")])
+    return digest.hexdigest()
