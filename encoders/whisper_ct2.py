@@ -125,6 +125,20 @@ def _layer_count(variables: dict, prefix: str) -> int:
     return len({match.group(1) for match in map(pattern.match, variables) if match})
 
 
+def _self_attention(state: dict[str, Any], variables: dict[str, Any], src: str, dst: str) -> None:
+    """A layer's self-attention block: pre-norm, the fused q/k/v projection split in three, the output projection."""
+    _norm(state, variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
+    _split(state, variables, f"{src}/self_attention/linear_0", f"{dst}.self_attn", ("q_proj", "k_proj", "v_proj"))
+    _linear(state, variables, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj")
+
+
+def _ffn(state: dict[str, Any], variables: dict[str, Any], src: str, dst: str) -> None:
+    """A layer's feed-forward block: pre-norm and the two linear maps."""
+    _norm(state, variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
+    _linear(state, variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
+    _linear(state, variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
+
+
 def ct2_to_hf(variables: dict[str, Any]) -> dict[str, Any]:
     """Map CTranslate2 Whisper variables to a transformers WhisperForConditionalGeneration state dict."""
     state: dict[str, Any] = {}
@@ -134,27 +148,19 @@ def ct2_to_hf(variables: dict[str, Any]) -> dict[str, Any]:
     state[f"{enc}.embed_positions.weight"] = variables["encoder/position_encodings/encodings"]
     for i in range(_layer_count(variables, "encoder")):
         src, dst = f"encoder/layer_{i}", f"{enc}.layers.{i}"
-        _norm(state, variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
-        _split(state, variables, f"{src}/self_attention/linear_0", f"{dst}.self_attn", ("q_proj", "k_proj", "v_proj"))
-        _linear(state, variables, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj")
-        _norm(state, variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
-        _linear(state, variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
-        _linear(state, variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
+        _self_attention(state, variables, src, dst)
+        _ffn(state, variables, src, dst)
     _norm(state, variables, "encoder/layer_norm", f"{enc}.layer_norm")
     state[f"{dec}.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     state[f"{dec}.embed_positions.weight"] = variables["decoder/position_encodings/encodings"]
     for i in range(_layer_count(variables, "decoder")):
         src, dst = f"decoder/layer_{i}", f"{dec}.layers.{i}"
-        _norm(state, variables, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm")
-        _split(state, variables, f"{src}/self_attention/linear_0", f"{dst}.self_attn", ("q_proj", "k_proj", "v_proj"))
-        _linear(state, variables, f"{src}/self_attention/linear_1", f"{dst}.self_attn.out_proj")
+        _self_attention(state, variables, src, dst)
         _norm(state, variables, f"{src}/attention/layer_norm", f"{dst}.encoder_attn_layer_norm")
         _linear(state, variables, f"{src}/attention/linear_0", f"{dst}.encoder_attn.q_proj")
         _split(state, variables, f"{src}/attention/linear_1", f"{dst}.encoder_attn", ("k_proj", "v_proj"))
         _linear(state, variables, f"{src}/attention/linear_2", f"{dst}.encoder_attn.out_proj")
-        _norm(state, variables, f"{src}/ffn/layer_norm", f"{dst}.final_layer_norm")
-        _linear(state, variables, f"{src}/ffn/linear_0", f"{dst}.fc1")
-        _linear(state, variables, f"{src}/ffn/linear_1", f"{dst}.fc2")
+        _ffn(state, variables, src, dst)
     _norm(state, variables, "decoder/layer_norm", f"{dec}.layer_norm")
     return state
 
