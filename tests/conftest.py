@@ -64,3 +64,16 @@ def write_task(folder: Path, dataset_path: Path, name: str = "test/tones", proto
 @pytest.fixture
 def tone_dataset(tmp_path) -> Path:
     return write_tone_dataset(tmp_path / "tones")
+
+
+def protocol_task(kind: str, main_score: str, label_kind: str, column: str, domain: str = "sound",
+                  dataset_dir: str = "/nonexistent", **config):
+    """A parsed one-protocol task over a manifest dataset (never loaded by protocol unit tests)."""
+    from bench.taskspec import parse_task
+
+    return parse_task({
+        "name": f"test/{kind}", "version": 1, "domain": domain,
+        "dataset": {"source": "manifest", "path": str(dataset_dir)},
+        "label": {"kind": label_kind, "column": column}, "split": {"column": "split"},
+        "protocols": [{"kind": kind, "main_score": main_score, **config}],
+    }, "test.yaml")

@@ -9,18 +9,13 @@ import pytest
 
 from bench.protocols.base import ProtocolInput, protocol_function
 from bench.protocols.diarization import window_embeddings
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 HOP_MS = 100.0
 
 
 def _task(kind: str, main_score: str, label_kind: str = "segments", column: str = "segments", **config):
-    return parse_task({
-        "name": f"test/{kind}", "version": 1, "domain": "speech",
-        "dataset": {"source": "manifest", "path": "/nonexistent"},
-        "label": {"kind": label_kind, "column": column}, "split": {"column": "split"},
-        "protocols": [{"kind": kind, "main_score": main_score, **config}],
-    }, "test.yaml")
+    return protocol_task(kind, main_score, label_kind, column, domain="speech", **config)
 
 
 def _input(task, items: list[dict], frames: list[np.ndarray], dataset_dir: Path = Path("/nonexistent")):

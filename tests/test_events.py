@@ -9,7 +9,7 @@ import pytest
 
 from bench.protocols.base import ProtocolInput, protocol_function
 from bench.protocols.events import decode, frame_targets, onset_counts, segment_counts, smooth
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 HOP_MS = 40.0
 
@@ -64,12 +64,7 @@ def test_decode_and_targets():
 
 
 def _task(**config):
-    return parse_task({
-        "name": "test/events", "version": 1, "domain": "sound",
-        "dataset": {"source": "manifest", "path": "/nonexistent"},
-        "label": {"kind": "events", "column": "events"}, "split": {"column": "split"},
-        "protocols": [{"kind": "events", "main_score": "onset_f1", **config}],
-    }, "test.yaml")
+    return protocol_task("events", "onset_f1", "events", "events", **config)
 
 
 def _clips(seed: int = 0, n: int = 36) -> tuple[list[dict], list[np.ndarray]]:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.protocols.base import ProtocolInput, protocol_function
 from bench.protocols.qbe import downsample, dtw_distances
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 
 def _naive_dtw(a: np.ndarray, b: np.ndarray) -> float:
@@ -46,12 +46,7 @@ def test_downsample_averages_groups():
 
 
 def _task(**config):
-    return parse_task({
-        "name": "test/qbe", "version": 1, "domain": "speech",
-        "dataset": {"source": "manifest", "path": "/nonexistent"},
-        "label": {"kind": "multiclass", "column": "label"}, "split": {"column": "split"},
-        "protocols": [{"kind": "qbe", "main_score": "accuracy", **config}],
-    }, "test.yaml")
+    return protocol_task("qbe", "accuracy", "multiclass", "label", domain="speech", **config)
 
 
 def test_qbe_protocol_dtw_tells_order_apart():

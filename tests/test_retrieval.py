@@ -10,7 +10,7 @@ import pytest
 from bench.protocols.base import ProtocolInput, protocol_function
 from bench.protocols.retrieval import rank_queries
 from bench.search import recall_at_k, search
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -71,12 +71,7 @@ def test_rank_queries_hand_computed():
 
 
 def _task(**config):
-    return parse_task({
-        "name": "test/retrieval", "version": 1, "domain": "sound",
-        "dataset": {"source": "manifest", "path": "/nonexistent"},
-        "label": {"kind": "captions", "column": "caption"}, "split": {"column": "split"},
-        "protocols": [{"kind": "retrieval", "main_score": "t2a_r@1", **config}],
-    }, "test.yaml")
+    return protocol_task("retrieval", "t2a_r@1", "captions", "caption", **config)
 
 
 def _brute_force(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> dict[str, float]:

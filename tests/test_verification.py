@@ -10,16 +10,11 @@ import pytest
 
 from bench.protocols.base import PROTOCOLS, ProtocolInput, protocol_function
 from bench.protocols.verification import eer, min_dcf, score_trials
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 
 def _task(dataset_dir: Path, **config):
-    return parse_task({
-        "name": "test/verification", "version": 1, "domain": "speech",
-        "dataset": {"source": "manifest", "path": str(dataset_dir)},
-        "label": {"kind": "trials", "column": "speaker"}, "split": {"column": "split"},
-        "protocols": [{"kind": "verification", "main_score": "eer", **config}],
-    }, "test.yaml")
+    return protocol_task("verification", "eer", "trials", "speaker", domain="speech", dataset_dir=dataset_dir, **config)
 
 
 def _speakers(tmp_path: Path, noise: float = 2.0, seed: int = 0) -> tuple[list[dict], np.ndarray]:

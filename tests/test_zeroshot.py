@@ -9,16 +9,11 @@ import pytest
 
 from bench.protocols.base import ProtocolInput, protocol_function
 from bench.protocols.zeroshot import heldout_classes, prompt_embeddings
-from bench.taskspec import parse_task
+from conftest import protocol_task
 
 
 def _task(**config):
-    return parse_task({
-        "name": "test/zeroshot", "version": 1, "domain": "sound",
-        "dataset": {"source": "manifest", "path": "/nonexistent"},
-        "label": {"kind": "multiclass", "column": "label"}, "split": {"column": "split"},
-        "protocols": [{"kind": "zeroshot", "main_score": "accuracy", **config}],
-    }, "test.yaml")
+    return protocol_task("zeroshot", "accuracy", "multiclass", "label", **config)
 
 
 def _input(task, items, pooled, encode_text=None, seeds=(0,)):
