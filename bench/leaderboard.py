@@ -16,6 +16,12 @@ class MixedVersions(ValueError):
     """Results of one task were made with different task versions."""
 
 
+def protocol_label(proto: dict[str, Any]) -> str:
+    """The protocol's kind, with its variant when it declares one (e.g. `generative[projector+lora]`)."""
+    variant = (proto.get("config") or {}).get("variant")
+    return f"{proto['kind']}[{variant}]" if variant else proto["kind"]
+
+
 def long_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per encoder x task x protocol with its main score and CI."""
     rows = []
@@ -26,7 +32,7 @@ def long_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append({
                 "encoder": record["encoder"]["name"], "task": record["task"]["name"],
                 "task_version": record["task"]["version"], "domain": record["task"]["domain"],
-                "protocol": proto["kind"], "primary": rank == 0, "metric": main["name"], "value": main["value"],
+                "protocol": protocol_label(proto), "primary": rank == 0, "metric": main["name"], "value": main["value"],
                 "ci95_low": ci[0], "ci95_high": ci[1], "higher_is_better": main["higher_is_better"],
                 "chance": record["task"].get("chance"), "n_samples": record.get("n_samples"),
                 "weights_sha256": record["encoder"]["weights_sha256"][:12], "file": record.get("_file", ""),

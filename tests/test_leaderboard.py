@@ -1,0 +1,19 @@
+"""Leaderboard rows from hand-made result records."""
+
+from bench.leaderboard import build, long_rows
+
+
+def _record(encoder: str, value: float, variant: str | None) -> dict:
+    config = {"variant": variant} if variant else {}
+    return {"encoder": {"name": encoder, "weights_sha256": "ab" * 32},
+            "task": {"name": "t/gen", "version": 1, "domain": "speech", "chance": 0.1},
+            "protocols": [{"kind": "generative", "config": config,
+                           "main_score": {"name": "accuracy", "value": value, "ci95": [value - 0.1, value + 0.1],
+                                          "higher_is_better": True}}]}
+
+
+def test_protocol_variants_are_told_apart_and_domain_means_average_tasks():
+    rows = long_rows([_record("a", 0.5, "projector"), _record("b", 0.7, "projector+lora"), _record("c", 0.2, None)])
+    assert [r["protocol"] for r in rows] == ["generative[projector]", "generative[projector+lora]", "generative"]
+    _, wide = build([_record("a", 0.5, "projector"), _record("b", 0.7, "projector")])
+    assert list(wide.index) == ["b", "a"] and wide.loc["a", "overall"] == 0.5 and wide.loc["b", "mean:speech"] == 0.7
