@@ -118,6 +118,21 @@ def test_diarization_protocol_end_to_end():
     assert again.selected == result.selected and again.metrics["der"] > result.metrics["der"]
 
 
+@pytest.mark.parametrize("kind, main", [("diarization", "der"), ("counting", "accuracy")])
+def test_train_centring_undoes_a_common_offset(kind, main):
+    items, frames = _corpus()
+    task = _task(kind, main, **({"label_kind": "multiclass", "column": "count"} if kind == "counting" else {}))
+    offset = [f + 40.0 for f in frames]  # e.g. log-mel energies: every window within a tiny cosine distance
+    plain = protocol_function(kind)(_input(task, items, frames), task.protocols[0]).metrics
+    shifted = protocol_function(kind)(_input(task, items, offset), task.protocols[0]).metrics
+    raw_task = _task(kind, main, centre="none", **({"label_kind": "multiclass", "column": "count"}
+                                                    if kind == "counting" else {}))
+    raw = protocol_function(kind)(_input(raw_task, items, offset), raw_task.protocols[0]).metrics
+    good = (lambda m: m["der"]) if kind == "diarization" else (lambda m: -m["accuracy"])
+    assert good(shifted) == pytest.approx(good(plain), abs=0.05)
+    assert good(raw) > good(shifted) + 0.2  # uncentred, the offset drowns the speakers
+
+
 def test_rttm_reference(tmp_path):
     items, frames = _corpus(n_per_split=2)
     lines = []

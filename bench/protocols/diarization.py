@@ -7,6 +7,11 @@ thresholds on a plateau); the oracle-count variant cuts the same tree at the tru
 instant goes to the cluster of the window whose centre is nearest; the hypothesis has one speaker at a time, so
 overlapped speech counts as missed unless `skip_overlap`.
 
+With `centre: train` (default) the mean of the unit window embeddings of the train recordings is subtracted from
+every window embedding before it is normalised again: features with a large common offset (log-mel energies)
+otherwise sit within a tiny cosine distance of each other, and no threshold on the grid separates speakers.
+Nothing of the validation or test recordings enters the centre.
+
 With `oracle_vad` (default) only windows centred in reference speech are clustered and the hypothesis is cropped to
 reference speech, so DER measures speaker confusion rather than speech detection. DER and JER come from
 pyannote.metrics with a forgiveness collar of `collar_s` on each side of reference boundaries (pyannote's
@@ -37,6 +42,7 @@ DIARIZATION_DEFAULTS: dict[str, Any] = {
     "window_s": 1.5,
     "hop_s": 0.75,
     "thresholds": _THRESHOLDS,  # candidate distance thresholds, one chosen on validation
+    "centre": "train",  # or "none": subtract the train windows' mean embedding before cosine clustering
     "collar_s": 0.25,
     "skip_overlap": False,
     "oracle_vad": True,
@@ -46,12 +52,13 @@ COUNTING_DEFAULTS: dict[str, Any] = {
     "window_s": 1.5,
     "hop_s": 0.75,
     "thresholds": _THRESHOLDS,
+    "centre": "train",
     "n_boot": 1000,
 }
 
 
 def _config(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> dict[str, Any]:
-    cfg = effective_config(inp.task, spec, defaults)
+    cfg = effective_config(inp.task, spec, defaults, choices={"centre": ("train", "none")})
     if not cfg["thresholds"] or cfg["window_s"] <= 0 or cfg["hop_s"] <= 0:
         raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': needs window_s > 0, hop_s > 0 and at least one "
                          f"threshold (got {cfg['window_s']}, {cfg['hop_s']}, {cfg['thresholds']})")
@@ -78,6 +85,22 @@ def window_embeddings(frames: np.ndarray, hop_ms: float, window_s: float,
     emb = (csum[starts + width] - csum[starts]) / width
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     return emb, (starts + width / 2) * hop_ms / 1000
+
+
+def centred(emb: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
+    """Unit window embeddings minus `centre` (None: unchanged), normalised again."""
+    if centre is None or len(emb) == 0:
+        return emb
+    emb = emb - centre
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+
+
+def train_centre(inp: ProtocolInput, train_idx: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | None:
+    """Mean unit window embedding over the train clips (None when `centre` is "none" or there are none)."""
+    if cfg["centre"] == "none" or len(train_idx) == 0:
+        return None
+    windows = [window_embeddings(inp.frames(i), inp.hop_ms, cfg["window_s"], cfg["hop_s"])[0] for i in train_idx]
+    return np.concatenate(windows).mean(0)
 
 
 def cluster_tree(emb: np.ndarray) -> np.ndarray | None:
@@ -169,13 +192,14 @@ def _hypothesis(labels: np.ndarray, centres: np.ndarray, duration: float, uri: s
 class _Recording:
     """One recording ready for clustering: its windows, tree, reference and scoring support."""
 
-    def __init__(self, inp: ProtocolInput, index: int, cfg: dict[str, Any]):
+    def __init__(self, inp: ProtocolInput, index: int, cfg: dict[str, Any], centre: np.ndarray | None):
         from pyannote.core import Segment, Timeline
 
         self.uri = item_id(inp.task, inp.items[index], index)
         segments = read_segments(inp, index)
         frames = inp.frames(index)
         emb, self.centres = window_embeddings(frames, inp.hop_ms, cfg["window_s"], cfg["hop_s"])
+        emb = centred(emb, centre)
         self.reference = _reference(segments, self.uri)
         self.n_speakers = len(self.reference.labels())
         self.duration = max(len(frames) * inp.hop_ms / 1000, max((s[1] for s in segments), default=0.0))
@@ -245,14 +269,15 @@ def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
 
     cfg = _config(inp, spec, DIARIZATION_DEFAULTS)
     rows, rows_oracle, counts_true, counts_pred, chosen, n_val = [], [], [], [], [], 0
-    for _, val_idx, test_idx in split_indices(inp.task, inp.items):
-        val = [_Recording(inp, i, cfg) for i in val_idx]
+    for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
+        centre = train_centre(inp, train_idx, cfg)
+        val = [_Recording(inp, i, cfg, centre) for i in val_idx]
         n_val += len(val)
         totals = [sum(r.der(r.labels(t)) for r in val) for t in cfg["thresholds"]]
         threshold = _select(cfg["thresholds"], [(e[0] / max(e[1], 1e-12),) for e in totals])
         chosen.append(threshold)
         for i in test_idx:
-            rec = _Recording(inp, i, cfg)
+            rec = _Recording(inp, i, cfg, centre)
             labels = rec.labels(threshold)
             rows.append(rec.errors(labels))
             rows_oracle.append(rec.errors(rec.labels(n_clusters=rec.n_speakers)))
@@ -299,16 +324,17 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     cfg = _config(inp, spec, COUNTING_DEFAULTS)
     thresholds = cfg["thresholds"]
 
-    def trees(idx: np.ndarray) -> tuple[list[tuple[np.ndarray | None, int]], np.ndarray]:
+    def trees(idx: np.ndarray, centre: np.ndarray | None) -> tuple[list[tuple[np.ndarray | None, int]], np.ndarray]:
         out = []
         for i in idx:
             emb, _ = window_embeddings(inp.frames(i), inp.hop_ms, cfg["window_s"], cfg["hop_s"])
-            out.append((cluster_tree(emb), len(emb)))
+            out.append((cluster_tree(centred(emb, centre)), len(emb)))
         return out, np.array([_count_label(inp, i) for i in idx], dtype=np.float64)
 
     y_true, y_pred, chosen, n_val = [], [], [], 0
-    for _, val_idx, test_idx in split_indices(inp.task, inp.items):
-        val_trees, val_true = trees(val_idx)
+    for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
+        centre = train_centre(inp, train_idx, cfg)
+        val_trees, val_true = trees(val_idx, centre)
         n_val += len(val_idx)
         scores = []
         for t in thresholds:
@@ -316,7 +342,7 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
             scores.append((-accuracy(val_true, pred), mae(val_true, pred)))
         threshold = _select(thresholds, scores)
         chosen.append(threshold)
-        test_trees, test_true = trees(test_idx)
+        test_trees, test_true = trees(test_idx, centre)
         y_true.append(test_true)
         y_pred.append(np.array([_n_clusters(cut_tree(tree, n, threshold)) for tree, n in test_trees], dtype=np.float64))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
