@@ -2,7 +2,8 @@
 
 Per task the score is the main score of the task's primary protocol (the first one listed in the task file) with
 its 95% CI; per domain, the mean over that domain's tasks of the higher-is-better main scores; overall, the mean
-of the domain means, so that no domain weighs more because it has more tasks. Every protocol's score is in the
+of the domain means, so that no domain weighs more because it has more tasks. A domain mean (and so the overall)
+is left blank for an encoder that lacks any of the domain's tasks in the table. Every protocol's score is in the
 long CSV. A table that would mix two versions of one task is refused.
 """
 
@@ -68,10 +69,14 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     wide = primary.pivot(index="encoder", columns="task", values="value")
     good = primary[primary["higher_is_better"]]
     domain_means = good.groupby(["encoder", "domain"])["value"].mean().unstack("domain")
+    # a mean over fewer tasks than the others had is not comparable: blank unless the encoder has them all
+    tasks_per_domain = good.groupby("domain")["task"].nunique()
+    covered = good.groupby(["encoder", "domain"])["task"].nunique().unstack("domain")
+    domain_means = domain_means.where(covered.eq(tasks_per_domain, axis=1))
     domain_means.columns = [f"mean:{d}" for d in domain_means.columns]
     wide = wide.join(domain_means)
-    wide.insert(0, "overall", domain_means.mean(axis=1))
-    wide = wide.sort_values("overall", ascending=False)
+    wide.insert(0, "overall", domain_means.mean(axis=1, skipna=False))
+    wide = wide.sort_values("overall", ascending=False, na_position="last")
     return long, wide
 
 
@@ -126,6 +131,7 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     long.drop(columns=["file"]).to_csv(paths[0], index=False)
     wide.round(4).to_csv(paths[1])
     paths[2].write_text(f"# Leaderboard: {stem}\n\nMain score of each task's primary protocol, mean over seeds, "
-                        f"95% bootstrap CI in brackets; domain means and overall use higher-is-better scores only."
+                        f"95% bootstrap CI in brackets; domain means and overall use higher-is-better scores only, and are "
+                        f"left blank (-) for an encoder that was not run on every task they cover."
                         f"\n\n" + to_markdown(long, wide))
     return paths

@@ -17,3 +17,13 @@ def test_protocol_variants_are_told_apart_and_domain_means_average_tasks():
     assert [r["protocol"] for r in rows] == ["generative[projector]", "generative[projector+lora]", "generative"]
     _, wide = build([_record("a", 0.5, "projector"), _record("b", 0.7, "projector")])
     assert list(wide.index) == ["b", "a"] and wide.loc["a", "overall"] == 0.5 and wide.loc["b", "mean:speech"] == 0.7
+
+
+def test_a_domain_mean_needs_every_task_of_the_domain():
+    full = [_record("a", 0.5, None), {**_record("a", 0.7, None), "task": {"name": "t/other", "version": 1,
+                                                                          "domain": "speech", "chance": 0.1}}]
+    partial = [_record("b", 0.9, None)]  # b ran one of the two speech tasks only
+    _, wide = build(full + partial)
+    assert wide.loc["a", "mean:speech"] == 0.6 and wide.loc["a", "overall"] == 0.6
+    assert wide.loc["b", "mean:speech"] != wide.loc["b", "mean:speech"]  # NaN, not 0.9
+    assert list(wide.index) == ["a", "b"]  # the incomplete encoder is listed last, not first
