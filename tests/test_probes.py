@@ -85,6 +85,22 @@ def test_regression_recovers_a_linear_target(kind):
                                  "higher_is_better": True}
 
 
+def test_a_feature_nearly_constant_in_train_cannot_blow_up_predictions():
+    from bench.protocols.features import standardiser
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(500, 8))
+    y = x[:, 0] * 2 + 10 + rng.normal(size=500) * 0.3
+    train = make_input(x, y.tolist()).items
+    in_train = np.array([it["split"] == "train" for it in train])
+    rare = np.where(in_train, 1e-7 * rng.normal(size=500), 0.1 * rng.normal(size=500))  # wakes up off train
+    features = np.c_[x, rare]
+    _, std = standardiser(features[in_train])
+    assert std[-1] == pytest.approx(0.01 * np.median(std[:-1]), rel=0.2)  # floored, not ~1e-7
+    result = run(make_input(features, y.tolist(), kind="regression", protocol={"kind": "linear", "max_epochs": 40}))
+    assert result.metrics["r2"] > 0.9  # unfloored (z-scores ~1e6), R2 is -6.5 even with predictions clipped
+
+
 def test_regression_main_score_mae_is_minimised():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(300, 4))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -160,8 +161,7 @@ def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     import torch
     import torch.nn.functional as F
 
-    mean, std = x_train.mean(0), x_train.std(0)
-    std = np.where(std > 1e-8, std, 1.0)
+    mean, std = standardiser(x_train)
     xt, yt = torch.from_numpy(((x_train - mean) / std).astype(np.float32)), torch.from_numpy(y_train)
     xv, yv = torch.from_numpy(((x_val - mean) / std).astype(np.float32)), torch.from_numpy(y_val)
     best: tuple[float, Any, dict[str, Any]] = (np.inf, None, {})

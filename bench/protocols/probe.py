@@ -1,6 +1,7 @@
 """Linear and MLP probes on pooled embeddings.
 
-Features are standardised with the train split's mean and std. For every seed and every lr of the grid a fresh
+Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`: each std
+floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range. For every seed and every lr of the grid a fresh
 model is trained with Adam on minibatches; after each epoch it is scored on the validation split (the task's main
 score), and training stops when that score has not improved for `patience` epochs. The lr and the epoch
 checkpoint with the best validation score are kept and only then is the test split predicted: nothing is chosen
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.features import standardiser
 
 if TYPE_CHECKING:
     import torch
@@ -153,8 +155,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> 
     runs = []
     x_all = inp.pooled.astype(np.float64)
     for fold_index, (train, val, test) in enumerate(folds):
-        mean, std = x_all[train].mean(0), x_all[train].std(0)
-        std[std < 1e-8] = 1.0
+        mean, std = standardiser(x_all[train])
         x_train, x_val, x_test = (torch.from_numpy(((x_all[part] - mean) / std).astype(np.float32))
                                   for part in (train, val, test))
         y_shift, y_scale = 0.0, 1.0
@@ -168,7 +169,9 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> 
             out = out.numpy()
             if kind == "multiclass":
                 return out.argmax(1)
-            return out[:, 0] * y_scale + y_shift if kind == "regression" else out
+            if kind == "regression":  # within the train targets' range: a near-constant feature cannot explode it
+                return np.clip(out[:, 0] * y_scale + y_shift, labels[train].min(), labels[train].max())
+            return out
 
         def val_score(out: "torch.Tensor") -> float:
             return sign * float(metric_fn(labels[val], decode(out)))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -113,8 +114,8 @@ def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors:
     import torch
 
     x = np.asarray(x_train, dtype=np.float32)
-    mean, std = x.mean(0), x.std(0)
-    std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+    mean, std = standardiser(x)
+    mean, std = mean.astype(np.float32), std.astype(np.float32)
     xs = torch.from_numpy((x - mean) / std)
     texts = torch.from_numpy(unit(text_vectors))
     ids = torch.from_numpy(np.asarray(text_ids, dtype=np.int64))
