@@ -129,30 +129,50 @@ def protocol_function(kind: str) -> Callable[[ProtocolInput, "ProtocolSpec"], Pr
     return getattr(importlib.import_module(module), attr)
 
 
-def protocol_code_sha256(kind: str) -> str:
-    """sha256 over the source of a protocol's module and every `bench` module it imports, transitively.
-
-    Stored in each result so that a result made by different protocol code is recomputed, not reused.
-    """
-    import hashlib
+def _module_source(name: str) -> str | None:
+    """Source text of module `name`, or None when it is not a Python module (e.g. `bench.x.function`)."""
     import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return Path(spec.origin).read_text() if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def protocol_modules(kind: str) -> dict[str, str]:
+    """{module name: source} of a protocol's module and every `bench` module it imports, transitively.
+
+    `from bench.x import name` counts module `bench.x`, or `bench.x.name` when that is a module itself.
+    """
     import re
 
     pattern = re.compile(r"^\s*(?:from\s+(bench(?:\.\w+)*)\s+import\s+([\w, ]+)|import\s+(bench(?:\.\w+)+))", re.M)
-    todo, seen, digest = [PROTOCOLS[kind].split(":")[0]], set(), hashlib.sha256()
+    todo, modules = [PROTOCOLS[kind].split(":")[0]], {}
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in modules:
             continue
-        seen.add(name)
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, AttributeError):  # `from bench.x import function`: not a module
+        source = _module_source(name)
+        if source is None:
             continue
-        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-            continue
-        source = Path(spec.origin).read_text()
-        digest.update(name.encode() + b"\0" + source.encode())
+        modules[name] = source
         for package, names, module in pattern.findall(source):
-            todo.extend([module] if module else [package] + [f"{package}.{n.strip()}" for n in names.split(",")])
+            if module:
+                todo.append(module)
+                continue
+            for imported in (n.split(" as ")[0].strip() for n in names.split(",")):
+                submodule = f"{package}.{imported}"
+                todo.append(submodule if _module_source(submodule) is not None else package)
+    return modules
+
+
+def protocol_code_sha256(kind: str) -> str:
+    """sha256 over `protocol_modules(kind)`: stored in each result, so that a result made by other protocol code
+    is recomputed, not reused."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, source in sorted(protocol_modules(kind).items()):
+        digest.update(name.encode() + b"\0" + source.encode() + b"\0")
     return digest.hexdigest()
