@@ -63,3 +63,22 @@ def test_protocol_code_hash_follows_the_modules_a_protocol_imports():
     # `from bench import textmetrics` counts bench.textmetrics, not the package (and with it the whole runner)
     generative = protocol_modules("generative")
     assert "bench.textmetrics" in generative and "bench" not in generative and "bench.runner" not in generative
+
+
+def test_leaderboard_tables_and_version_guard(tmp_path, tone_task, tone_dataset):
+    for encoder in ("mfcc", "logmel"):
+        bench.run(encoder, tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)
+    paths = write_leaderboard(tmp_path / "res", tmp_path / "lb")
+    assert [p.name for p in paths] == ["all_long.csv", "all.csv", "all.md"]
+    import pandas as pd
+
+    wide = pd.read_csv(paths[1], index_col=0)
+    assert set(wide.index) == {"mfcc", "logmel"} and "test/tones" in wide.columns
+    assert wide.loc["mfcc", "overall"] == pytest.approx(wide.loc["mfcc", "test/tones"], abs=1e-4)
+    assert "[" in paths[2].read_text()  # CIs in the Markdown
+
+    bumped = write_task(tmp_path / "tasks2", tone_dataset, protocols=("knn",), version=2)
+    bench.run("mfcc", tasks=[str(bumped)], out=tmp_path / "res2", seeds=[0], progress=False)
+    mixed = load_results(tmp_path / "res") + load_results(tmp_path / "res2")
+    with pytest.raises(MixedVersions, match="test/tones"):
+        build(mixed)
