@@ -8,6 +8,7 @@ tasks, on the fold after the test fold).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -167,9 +168,10 @@ def protocol_modules(kind: str) -> dict[str, str]:
     return modules
 
 
+@functools.lru_cache(maxsize=None)
 def protocol_code_sha256(kind: str) -> str:
     """sha256 over `protocol_modules(kind)`: stored in each result, so that a result made by other protocol code
-    is recomputed, not reused."""
+    is recomputed, not reused. Memoised: computed once per process, when `bench.run` imports the protocols."""
     import hashlib
 
     digest = hashlib.sha256()
