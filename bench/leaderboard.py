@@ -3,14 +3,19 @@
 Per task the score is the main score of the task's primary protocol (the first one listed in the task file) with
 its 95% CI; per domain, the mean over that domain's tasks of the higher-is-better main scores; overall, the mean
 of the domain means, so that no domain weighs more because it has more tasks. A domain mean (and so the overall)
-is left blank for an encoder that lacks any of the domain's tasks in the table. Every protocol's score is in the
-long CSV. A table that would mix two versions of one task is refused.
+is left blank for an encoder that lacks any of the domain's tasks in the table. Metrics reported in percent
+(BLEU, as sacrebleu gives it) enter the means divided by 100, so that they weigh like the 0-1 scores beside them;
+the tables show them as reported. Every protocol's score is in the long CSV. A table that would mix two versions
+of one task is refused.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
+
+
+PERCENT_METRICS = frozenset({"bleu"})
 
 
 class MixedVersions(ValueError):
@@ -67,7 +72,8 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     long = pd.DataFrame(rows).sort_values(["task", "protocol", "encoder"]).reset_index(drop=True)
     primary = long[long["primary"]]
     wide = primary.pivot(index="encoder", columns="task", values="value")
-    good = primary[primary["higher_is_better"]]
+    good = primary[primary["higher_is_better"]].copy()
+    good["value"] = good["value"].where(~good["metric"].isin(PERCENT_METRICS), good["value"] / 100)
     domain_means = good.groupby(["encoder", "domain"])["value"].mean().unstack("domain")
     # a mean over fewer tasks than the others had is not comparable: blank unless the encoder has them all
     tasks_per_domain = good.groupby("domain")["task"].nunique()
@@ -132,6 +138,7 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     wide.round(4).to_csv(paths[1])
     paths[2].write_text(f"# Leaderboard: {stem}\n\nMain score of each task's primary protocol, mean over seeds, "
                         f"95% bootstrap CI in brackets; domain means and overall use higher-is-better scores only, and are "
-                        f"left blank (-) for an encoder that was not run on every task they cover."
+                        f"left blank (-) for an encoder that was not run on every task they cover; BLEU (0-100) enters them "
+                        f"divided by 100."
                         f"\n\n" + to_markdown(long, wide))
     return paths
