@@ -138,7 +138,7 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     wide.round(4).to_csv(paths[1])
     paths[2].write_text(f"# Leaderboard: {stem}\n\nMain score of each task's primary protocol, mean over seeds, "
                         f"95% bootstrap CI in brackets; domain means and overall use higher-is-better scores only, and are "
-                        f"left blank (-) for an encoder that was not run on every task they cover; BLEU (0-100) enters them "
-                        f"divided by 100."
+                        f"left blank (-) for an encoder that was not run on every task they cover; "
+                        f"{', '.join(m.upper() for m in sorted(PERCENT_METRICS))} (0-100) enters them divided by 100."
                         f"\n\n" + to_markdown(long, wide))
     return paths

@@ -33,6 +33,6 @@ def test_bleu_enters_domain_means_on_the_unit_scale():
     accuracy = _record("a", 0.6, None)
     bleu = {**_record("a", 20.0, None), "task": {"name": "t/captions", "version": 1, "domain": "speech", "chance": 0.0}}
     bleu["protocols"][0]["main_score"] = {"name": "bleu", "value": 20.0, "ci95": [10.0, 30.0], "higher_is_better": True}
-    long, wide = build([accuracy, bleu])
+    _, wide = build([accuracy, bleu])
     assert abs(wide.loc["a", "mean:speech"] - (0.6 + 0.2) / 2) < 1e-12
     assert wide.loc["a", "t/captions"] == 20.0  # the table keeps BLEU as sacrebleu reports it
