@@ -161,6 +161,23 @@ def test_quick_counting_mixtures(quick):
     assert _disjoint(_by_split(_rows(quick["counting"]), lambda row: [_variant(v) for v in row["speakers"]]))
 
 
+@pytest.mark.parametrize("name", ("speaker_id", "verification"))
+def test_quick_speaker_pitch_does_not_identify_a_variants_two_speakers(quick, name):
+    """Version 1 gave a variant's two speakers registers 10-25 apart with +-4 jitter, and a pitch tracker (CREPE)
+    identified speakers by pitch alone; now every pair's clip pitches overlap."""
+    clip_pitches: dict[tuple[str, str], list[int]] = {}
+    for row in _rows(quick[name]):
+        clip_pitches.setdefault((row["variant"], row["speaker"]), []).append(row["clip_pitch"])
+        assert abs(row["clip_pitch"] - row["pitch"]) <= speech.SPEAKER_PITCH_JITTER
+    pairs: dict[str, list[list[int]]] = {}
+    for (variant, _), pitches in clip_pitches.items():
+        pairs.setdefault(variant, []).append(pitches)
+    assert pairs and all(len(pair) == 2 for pair in pairs.values())
+    for variant, (first, second) in pairs.items():
+        low, high = sorted((first, second), key=np.median)
+        assert max(low) >= min(high), (variant, low, high)
+
+
 def test_quick_verification_trials(quick):
     folder = quick["verification"]
     rows = {row["id"]: row for row in _rows(folder)}

@@ -27,6 +27,10 @@ from bench.builtin.mixing import SAMPLE_RATE, DatasetWriter, active_region, degr
 
 SPLITS = ("train", "validation", "test")
 WORKERS = min(2, os.cpu_count() or 1)
+# Speaker tasks: a speaker's pitch varies from clip to clip by more than the registers of a variant's two speakers
+# differ, so a pitch tracker cannot identify speakers by register alone (version 1 had +-4 and gaps of 10-25).
+SPEAKER_PITCH_JITTER = 10
+PAIR_PITCH_GAP = 6
 CHUNK = 256  # clips synthesised at a time (bounds memory for the full tier)
 
 # Sizes per task and tier; the tuples are (train, validation, test).
@@ -195,11 +199,13 @@ class Voice:
     def id(self) -> str:
         return f"{self.language}+{self.variant.name}@p{self.pitch}r{self.rate}"
 
-    def say(self, text: str, rng: np.random.Generator, jitter: bool = False) -> dict[str, Any]:
-        """eSpeak request for `text`; with `jitter`, pitch, rate and range vary a little around the voice's own."""
+    def say(self, text: str, rng: np.random.Generator, jitter: bool = False, pitch_jitter: int = 4
+            ) -> dict[str, Any]:
+        """eSpeak request for `text`; with `jitter`, pitch (+-`pitch_jitter`), rate and range vary around the
+        voice's own."""
         pitch, rate, pitch_range = self.pitch, self.rate, self.pitch_range
         if jitter:
-            pitch += int(rng.integers(-4, 5))
+            pitch += int(rng.integers(-pitch_jitter, pitch_jitter + 1))
             rate = int(round(rate * rng.uniform(0.92, 1.08)))
             pitch_range += int(rng.integers(-8, 9))
         return {"text": text, "voice": self.language, "variant": self.variant.name, "rate": rate,
@@ -512,12 +518,13 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
 
 def _paired_speakers(rng: np.random.Generator, variants: list[espeak.Variant], prefix: str, first: int = 0
                      ) -> dict[str, Voice]:
-    """Two speakers per variant, with different accents and pitches at least 10 apart, named prefix + number."""
+    """Two speakers per variant, with different accents, rates and ranges but pitch registers at most
+    `PAIR_PITCH_GAP` apart (so pitch alone cannot tell a variant's two speakers apart), named prefix + number."""
     speakers = {}
     for variant in variants:
         accents = rng.choice(list(ACCENTS), size=2, replace=False)
-        low = _uniform_int(rng, 25, 65)
-        for accent, pitch in zip(accents, (low, low + _uniform_int(rng, 10, 25))):
+        low = _uniform_int(rng, 30, 60)
+        for accent, pitch in zip(accents, (low, low + _uniform_int(rng, 0, PAIR_PITCH_GAP))):
             voice = _random_voice(rng, [variant], [str(accent)], rate=(140, 220))
             speakers[f"{prefix}{first + len(speakers):03d}"] = Voice(voice.language, variant, pitch, voice.rate,
                                                                      voice.pitch_range)
@@ -526,7 +533,8 @@ def _paired_speakers(rng: np.random.Generator, variants: list[espeak.Variant], p
 
 def _speaker_clips(rng: np.random.Generator, speakers: dict[str, Voice], counts: tuple[int, ...],
                    actions: dict[str, list[str]], split_of: dict[str, str] | None = None) -> list[Clip]:
-    """Clips of fixed speakers (pitch, rate, range jittered per clip), phrases from each split's verb phrases.
+    """Clips of fixed speakers (pitch +-`SPEAKER_PITCH_JITTER`, rate and range jittered per clip), phrases from
+    each split's verb phrases; `clip_pitch` records the pitch each clip was said at.
 
     Without `split_of`, every speaker speaks in every split (counts per split); with it, only in its own split.
     """
@@ -537,10 +545,12 @@ def _speaker_clips(rng: np.random.Generator, speakers: dict[str, Voice], counts:
                 continue
             for _ in range(counts[s]):
                 text = _phrase(rng, actions[split])
-                clips.append(Clip(split, voice.say(text, rng, jitter=True),
+                say = voice.say(text, rng, jitter=True, pitch_jitter=SPEAKER_PITCH_JITTER)
+                clips.append(Clip(split, say,
                                   {"label": name, "text": text,
                                    "caption": f"{_voice_phrase(voice)} says '{text}'{_rate_word(voice.rate)}",
-                                   **voice.fields(), "speaker": name, "voice_id": voice.id}))
+                                   **voice.fields(), "speaker": name, "voice_id": voice.id,
+                                   "clip_pitch": say["pitch"]}))
     return clips
 
 
@@ -553,8 +563,10 @@ def generate_speaker_id(out_dir: Path, tier: str, seed: int) -> None:
     writer = DatasetWriter(out_dir)
     _render(writer, _speaker_clips(rng, speakers, size["per_speaker"], actions), seed, "speaker_id", "spk")
     labels = (f"`label` is the speaker, one of {len(speakers)}: two per eSpeak NG variant, each with its own "
-              "English accent, pitch, rate and pitch range (jittered per clip: pitch +-4, rate +-8%, range +-8), so "
-              "half the confusable pairs share a timbre. Every speaker "
+              "English accent, rate and pitch range; the two speakers of a variant have pitch registers at most "
+              f"{PAIR_PITCH_GAP} apart (eSpeak's 0-99 scale) and every clip moves pitch by up to +-"
+              f"{SPEAKER_PITCH_JITTER} (rate +-8%, range +-8), so pitch alone does not tell them apart and half the "
+              "confusable pairs share a timbre. `clip_pitch` is the pitch each clip was said at. Every speaker "
               f"has {'/'.join(map(str, size['per_speaker']))} clips in train/validation/test; the sentences' verb "
               "phrases are split across splits, so no sentence is shared. " + _DEGRADATION)
     writer.finish(_card("Speaker identification", "Closed-set speaker identification.", labels, writer, seed, tier))
@@ -608,11 +620,12 @@ def generate_verification(out_dir: Path, tier: str, seed: int) -> None:
     _render(writer, _speaker_clips(rng, speakers, size["per_speaker"], actions, split_of), seed, "verification", "sv")
     trials = [t for split, count in zip(SPLITS, size["trials"]) if count
               for t in _trials(rng, writer.rows, split, count)]
-    labels = ("`speaker` names the speaker of each clip: an eSpeak NG variant with a fixed accent, pitch, rate and "
-              "range (jittered per clip). Each variant gives two speakers (different accent and pitch) and belongs "
-              "to one split only, so validation and test speakers are never heard in train. `trials.jsonl` pairs "
-              "two clips of the same split (`target` 1 = same speaker); half are targets, and a third of the "
-              "non-targets pair the two speakers of one variant. " + _DEGRADATION)
+    labels = ("`speaker` names the speaker of each clip: an eSpeak NG variant with a fixed accent, pitch register, "
+              f"rate and range (per clip, pitch moves by up to +-{SPEAKER_PITCH_JITTER}, `clip_pitch`). Each variant "
+              "gives two speakers (different accent, rate and range; pitch registers at most "
+              f"{PAIR_PITCH_GAP} apart) and belongs to one split only, so validation and test speakers are never "
+              "heard in train. `trials.jsonl` pairs two clips of the same split (`target` 1 = same speaker); half "
+              "are targets, and a third of the non-targets pair the two speakers of one variant. " + _DEGRADATION)
     extra = "| split | trials |\n|---|---|\n" + "\n".join(
         f"| {split} | {sum(t['split'] == split for t in trials)} |" for split in SPLITS)
     writer.finish(_card("Speaker verification", "Speaker verification by scoring trial pairs.", labels, writer, seed,
