@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+from functools import cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ def result_path(out_dir: Path, encoder_name: str, task_name: str) -> Path:
     return Path(out_dir) / encoder_name.replace("/", "__") / f"{task_name.replace('/', '__')}.json"
 
 
+@cache
 def git_sha() -> str:
-    """The commit of the bench checkout in use, or 'unknown' (e.g. installed from a wheel)."""
+    """The commit of the bench checkout in use, or 'unknown' (e.g. installed from a wheel); memoised, so that a
+    long run records the commit it started from even if the checkout moves on meanwhile."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)

@@ -124,11 +124,14 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     return record
 
 
-def _import_and_hash_protocols(tasks: Sequence[TaskSpec]) -> None:
-    """Import every protocol the tasks use and hash its code now, together, so that the hash stored in a result
-    describes the code that ran even if the source files change during a long run (the hashes are memoised)."""
+def _pin_code_provenance(tasks: Sequence[TaskSpec]) -> None:
+    """Import every protocol the tasks use, hash its code and read the checkout's commit now, together, so that
+    the hashes and commit stored in a result describe the code that ran even if the source files or the checkout
+    change during a long run (all are memoised)."""
     from bench.protocols.base import PROTOCOLS, protocol_code_sha256, protocol_function
+    from bench.results import git_sha
 
+    git_sha()
     for kind in sorted({p.kind for task in tasks for p in task.protocols} & set(PROTOCOLS)):
         protocol_function(kind)
         protocol_code_sha256(kind)
@@ -151,7 +154,7 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
     if on_bad_audio not in ("error", "skip"):
         raise ValueError(f"on_bad_audio must be 'error' or 'skip', got {on_bad_audio!r}")
     chosen = resolve_tasks(suite, list(tasks) if tasks else None)
-    _import_and_hash_protocols(chosen)
+    _pin_code_provenance(chosen)
     enc = encoder if isinstance(encoder, Encoder) else build_encoder(encoder, checkpoint=checkpoint)
     enc.load(device, dtype)
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()

@@ -53,6 +53,31 @@ def test_a_result_from_other_protocol_code_is_recomputed(tmp_path, tone_task, mo
     assert all(p["code_sha256"] == "0" * 64 for p in again["protocols"])
 
 
+def test_a_result_records_the_commit_its_run_started_from(tmp_path, tone_task, monkeypatch):
+    import subprocess
+
+    from bench import extract, results
+
+    head = {"sha": "a" * 40}
+    real_extract = extract.extract
+
+    def rev_parse(*args, **kwargs):
+        return subprocess.CompletedProcess(args, 0, stdout=head["sha"] + "\n")
+
+    def extract_while_the_checkout_moves(*args, **kwargs):
+        head["sha"] = "b" * 40  # e.g. a commit made while a long extraction runs
+        return real_extract(*args, **kwargs)
+
+    results.git_sha.cache_clear()
+    monkeypatch.setattr(results.subprocess, "run", rev_parse)
+    monkeypatch.setattr(extract, "extract", extract_while_the_checkout_moves)
+    try:
+        record = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+        assert head["sha"] == "b" * 40 and record["git_sha"] == "a" * 40
+    finally:
+        results.git_sha.cache_clear()
+
+
 def test_protocol_code_hash_follows_the_modules_a_protocol_imports():
     from bench.protocols.base import protocol_code_sha256, protocol_modules
 
