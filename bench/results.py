@@ -6,8 +6,8 @@ import json
 import os
 import platform
 import subprocess
-from functools import cache
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
