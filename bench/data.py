@@ -1,10 +1,10 @@
 """The data layer: turn a task's dataset source into items (dicts) with audio references and content hashes.
 
-Sources: built-in generated folders, local manifests (JSONL/CSV), class-per-folder audio trees, Hugging Face
-`datasets` saved to disk, and parquet. Audio columns may hold paths or `{bytes, path}` records; they are decoded
-later with soundfile (never through `datasets.Audio`, which needs torchcodec). Every item gets `_audio` (a Path
-or bytes) and `_hash` (sha256 of the audio bytes), which address the embedding cache; the dataset fingerprint
-hashes ids, audio hashes and labels.
+Sources: built-in generated folders, local manifests (JSONL/CSV/parquet: a folder holding `manifest.*`, or the
+file itself), class-per-folder audio trees, Hugging Face `datasets` saved to disk, and parquet. Audio columns may
+hold paths or `{bytes, path}` records; they are decoded later with soundfile (never through `datasets.Audio`, which
+needs torchcodec). Every item gets `_audio` (a Path or bytes) and `_hash` (sha256 of the audio bytes), which
+address the embedding cache; the dataset fingerprint hashes ids, audio hashes and labels.
 """
 
 from __future__ import annotations
@@ -38,25 +38,51 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_manifest(root: Path) -> list[dict[str, Any]]:
-    jsonl, csv_path = root / "manifest.jsonl", root / "manifest.csv"
-    if jsonl.exists():
+MANIFEST_SUFFIXES = (".jsonl", ".csv", ".parquet")
+CLASS_LABEL_KINDS = ("multiclass", "multilabel", "regression")
+
+Row = tuple[str, dict[str, Any]]  # (where: "file:line" or "file (row n)", the row's fields)
+
+
+def _manifest_file(path: Path) -> Path:
+    """The manifest itself when `path` is a file, else `manifest.jsonl|csv|parquet` inside the folder `path`."""
+    if path.is_file():
+        if path.suffix.lower() not in MANIFEST_SUFFIXES:
+            raise DatasetError(f"{path}: a manifest file must end in {', '.join(MANIFEST_SUFFIXES)} "
+                               f"(field dataset.path); or point dataset.path at its folder")
+        return path
+    for suffix in MANIFEST_SUFFIXES:
+        if (path / f"manifest{suffix}").is_file():
+            return path / f"manifest{suffix}"
+    raise DatasetError(f"{path}: no manifest.jsonl, manifest.csv or manifest.parquet (see tasks/README.md for the "
+                       f"format), and dataset.path is not a manifest file")
+
+
+def _read_manifest(path: Path) -> list[Row]:
+    """Rows of a JSONL (file:line), CSV (file:row, a UTF-8 BOM is dropped) or parquet manifest."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
         rows = []
-        for line_no, line in enumerate(jsonl.read_text().splitlines(), start=1):
+        for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DatasetError(f"{jsonl}:{line_no}: not valid JSON ({err})") from err
+                raise DatasetError(f"{path}:{line_no}: not valid JSON ({err})") from err
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{line_no}: a manifest line must be a JSON object "
+                                   f'({{"id": ..., "path": ...}}), got {type(row).__name__}')
+            rows.append((f"{path}:{line_no}", row))
         return rows
-    if csv_path.exists():
-        with csv_path.open(newline="") as handle:
-            return [dict(row) for row in csv.DictReader(handle)]
-    raise DatasetError(f"{root}: no manifest.jsonl or manifest.csv (see tasks/README.md for the format)")
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            return [(f"{path}:{reader.line_num}", dict(row)) for row in reader]
+    return [(f"{path} (row {i})", row) for i, row in enumerate(_read_table(path, "parquet"))]
 
 
-def _read_folder(root: Path) -> list[dict[str, Any]]:
+def _read_folder(root: Path) -> list[Row]:
     """`root/<split>/<label>/*.wav` -> rows with split and label."""
     rows = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
@@ -64,7 +90,8 @@ def _read_folder(root: Path) -> list[dict[str, Any]]:
         if len(rel.parts) != 3:
             raise DatasetError(f"{path}: a folder dataset expects <split>/<label>/<file>, got '{rel.as_posix()}'")
         split, label, _ = rel.parts
-        rows.append({"id": rel.with_suffix("").as_posix(), "path": rel.as_posix(), "split": split, "label": label})
+        rows.append((str(path), {"id": rel.with_suffix("").as_posix(), "path": rel.as_posix(), "split": split,
+                                 "label": label}))
     if not rows:
         raise DatasetError(f"{root}: no audio files found under <split>/<label>/")
     return rows
@@ -111,18 +138,52 @@ def _builtin_hashes(root: Path) -> dict[str, str]:
     return out
 
 
-def _attach_audio(rows: list[dict[str, Any]], root: Path, task: TaskSpec, known_hashes: dict[str, str]) -> None:
-    column, id_column = task.dataset.audio_column, task.dataset.id_column
-    seen: set[str] = set()
-    for index, row in enumerate(rows):
-        if id_column not in row:
-            row[id_column] = str(index)
-        item_id = str(row[id_column])
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+
+
+def _item_id(where: str, row: dict[str, Any], task: TaskSpec) -> str:
+    id_column = task.dataset.id_column
+    if _is_empty(row.get(id_column)):
+        raise DatasetError(f"{where}: no '{id_column}' value; every row needs a unique id in the column that "
+                           f"dataset.id_column names (default 'id'); add it, or set dataset.id_column in {task.file}")
+    return str(row[id_column])
+
+
+def _check_label(where: str, row: dict[str, Any], task: TaskSpec) -> None:
+    """A classification or regression label cell must not be empty (it would become a class named '')."""
+    if task.label_kind in CLASS_LABEL_KINDS and task.label_column in row and _is_empty(row[task.label_column]):
+        raise DatasetError(f"{where}: empty label in column '{task.label_column}' (task field label.column); "
+                           f"fill it in or drop the row")
+
+
+def _audio_file(where: str, value: Any, root: Path, column: str) -> Path:
+    """The regular audio file a row's path cell names (relative paths resolve against `root`)."""
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise DatasetError(f"{where}: empty or non-text audio path {value!r} in field '{column}' "
+                           f"(task field dataset.audio_column); give the audio file's path")
+    path = Path(str(value))
+    full = path if path.is_absolute() else root / path
+    if not full.exists():
+        raise DatasetError(f"{where}: audio file '{full}' does not exist (field '{column}')")
+    if not full.is_file():  # a folder, FIFO or device: reading it would fail or hang
+        raise DatasetError(f"{where}: audio path '{full}' is not a regular file (field '{column}'); "
+                           f"point it at an audio file")
+    return full
+
+
+def _attach_audio(rows: list[Row], root: Path, task: TaskSpec, known_hashes: dict[str, str]) -> list[dict[str, Any]]:
+    column = task.dataset.audio_column
+    seen: dict[str, str] = {}
+    items = []
+    for where, row in rows:
+        item_id = _item_id(where, row, task)
         row["id"] = item_id
-        where = f"{root} (item '{item_id}')"
+        where = f"{where} (item '{item_id}')"
         if item_id in seen:
-            raise DatasetError(f"{where}: duplicate id; ids must be unique within a dataset")
-        seen.add(item_id)
+            raise DatasetError(f"{where}: duplicate id (also at {seen[item_id]}); ids must be unique within a dataset")
+        seen[item_id] = where
+        _check_label(where, row, task)
         if column not in row or row[column] is None:
             raise DatasetError(f"{where}: missing audio field '{column}' (task field dataset.audio_column)")
         value = row[column]
@@ -131,14 +192,12 @@ def _attach_audio(rows: list[dict[str, Any]], root: Path, task: TaskSpec, known_
         if isinstance(value, (bytes, bytearray)):
             row["_audio"], row["_hash"] = bytes(value), _sha256_bytes(bytes(value))
             row[column] = f"<{len(value)} bytes>"
-            continue
-        path = Path(str(value))
-        full = path if path.is_absolute() else root / path
-        if not full.exists():
-            raise DatasetError(f"{where}: audio file '{full}' does not exist (field '{column}')")
-        rel = path.as_posix()
-        row["_audio"] = full
-        row["_hash"] = known_hashes.get(rel) or _sha256_bytes(full.read_bytes())
+        else:
+            full = _audio_file(where, value, root, column)
+            row["_audio"] = full
+            row["_hash"] = known_hashes.get(Path(str(value)).as_posix()) or _sha256_bytes(full.read_bytes())
+        items.append(row)
+    return items
 
 
 def fingerprint(items: list[dict[str, Any]]) -> str:
@@ -151,17 +210,22 @@ def fingerprint(items: list[dict[str, Any]]) -> str:
 
 
 def load_dataset(task: TaskSpec, seed: int = 0, progress: bool = True) -> Dataset:
-    """Read the items of a task's dataset (generating a built-in one first if needed)."""
-    root = _resolve_root(task, seed, progress)
+    """Read the items of a task's dataset (generating a built-in one first if needed).
+
+    `dataset.path` may be a folder holding `manifest.jsonl|csv|parquet` or the manifest file itself; relative audio
+    paths resolve against the manifest's folder. Every row needs an id; an empty label cell raises.
+    """
+    path = _resolve_root(task, seed, progress)
     source = task.dataset.source
     if source in ("builtin", "manifest"):
-        rows = _read_manifest(root)
+        manifest = _manifest_file(path)
+        rows, root = _read_manifest(manifest), manifest.parent
     elif source == "folder":
-        rows = _read_folder(root)
+        rows, root = _read_folder(path), path
     else:
-        rows = _read_table(root, source)
-        root = root if root.is_dir() else root.parent
+        rows = [(f"{path} (row {i})", row) for i, row in enumerate(_read_table(path, source))]
+        root = path if path.is_dir() else path.parent
     if not rows:
-        raise DatasetError(f"{root}: the dataset has no rows")
-    _attach_audio(rows, root, task, _builtin_hashes(root) if source == "builtin" else {})
-    return Dataset(root=root, items=rows, fingerprint=fingerprint(rows))
+        raise DatasetError(f"{path}: the dataset has no rows")
+    items = _attach_audio(rows, root, task, _builtin_hashes(root) if source == "builtin" else {})
+    return Dataset(root=root, items=items, fingerprint=fingerprint(items))

@@ -1,4 +1,5 @@
 import io
+import os
 import json
 
 import numpy as np
@@ -96,3 +97,100 @@ def test_resampling_and_channels(tmp_path):
     spectrum = np.abs(np.fft.rfft(first[0]))
     assert abs(np.argmax(spectrum) - 440) <= 1  # 1 s at 16 kHz: bin = Hz; the tone survives resampling
     assert load_audio(tmp_path / "s.wav", 16000, "mix", "s", max_seconds=0.25).shape == (1, 4000)
+
+
+def _manifest_rows(folder):
+    return [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+
+
+def _write_csv(path, rows, columns=("id", "path", "split", "label"), bom=False):
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_csv_with_a_utf8_bom_keeps_its_ids(tone_dataset):
+    rows = _manifest_rows(tone_dataset)
+    (tone_dataset / "manifest.jsonl").unlink()
+    _write_csv(tone_dataset / "manifest.csv", rows, bom=True)
+    ds = load_dataset(_task("manifest", tone_dataset))
+    assert sorted(i["id"] for i in ds.items) == sorted(r["id"] for r in rows)  # not row numbers
+    assert not any(key.startswith("\ufeff") for key in ds.items[0])
+
+
+def test_a_manifest_without_ids_is_refused_naming_the_line(tone_dataset):
+    rows = _manifest_rows(tone_dataset)
+    (tone_dataset / "manifest.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "id"}) + "\n"
+                                                         for r in rows))
+    with pytest.raises(DatasetError, match=r"manifest\.jsonl:1: no 'id' value.*dataset\.id_column"):
+        load_dataset(_task("manifest", tone_dataset))
+    (tone_dataset / "manifest.jsonl").unlink()
+    _write_csv(tone_dataset / "manifest.csv", rows, columns=("path", "split", "label"))
+    with pytest.raises(DatasetError, match=r"manifest\.csv:2: no 'id' value"):
+        load_dataset(_task("manifest", tone_dataset))
+
+
+@pytest.mark.parametrize("line, expected", [("[1, 2]", "got list"), ("7", "got int"), ('"x"', "got str")])
+def test_a_manifest_line_that_is_not_an_object_is_named(tone_dataset, line, expected):
+    manifest = tone_dataset / "manifest.jsonl"
+    manifest.write_text(manifest.read_text() + line + "\n")
+    with pytest.raises(DatasetError, match=rf"manifest\.jsonl:55: a manifest line must be a JSON object.*{expected}"):
+        load_dataset(_task("manifest", tone_dataset))
+
+
+def _replace_path(folder, new_path):
+    rows = _manifest_rows(folder)
+    rows[3]["path"] = new_path
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 12])
+def test_an_empty_or_non_text_audio_path_is_named(tone_dataset, bad):
+    _replace_path(tone_dataset, bad)
+    with pytest.raises(DatasetError, match=r"manifest\.jsonl:4 \(item 'train_low_3'\).*field 'path'"):
+        load_dataset(_task("manifest", tone_dataset))
+
+
+def test_a_folder_or_fifo_is_not_read_as_audio(tone_dataset):
+    (tone_dataset / "audio" / "sub").mkdir()
+    _replace_path(tone_dataset, "audio/sub")
+    with pytest.raises(DatasetError, match=r"manifest\.jsonl:4 .*not a regular file \(field 'path'\)"):
+        load_dataset(_task("manifest", tone_dataset))
+    os.mkfifo(tone_dataset / "audio" / "pipe.wav")  # reading it would block forever
+    _replace_path(tone_dataset, "audio/pipe.wav")
+    with pytest.raises(DatasetError, match=r"pipe\.wav' is not a regular file"):
+        load_dataset(_task("manifest", tone_dataset))
+
+
+def test_dataset_path_may_be_the_manifest_file_itself(tmp_path):
+    folder = write_tone_dataset(tmp_path / "tones")
+    expected = load_dataset(_task("manifest", folder))
+    moved = tmp_path / "elsewhere" / "my_list.jsonl"  # not named manifest.*, audio paths relative to its folder
+    moved.parent.mkdir()
+    (folder / "audio").rename(moved.parent / "audio")
+    (folder / "manifest.jsonl").rename(moved)
+    ds = load_dataset(_task("manifest", moved))
+    assert ds.fingerprint == expected.fingerprint and ds.root == moved.parent
+    rows = [json.loads(line) for line in moved.read_text().splitlines()]
+    _write_csv(moved.with_suffix(".csv"), rows)
+    assert len(load_dataset(_task("manifest", moved.with_suffix(".csv"))).items) == len(rows)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match=r"notes\.txt: a manifest file must end in \.jsonl, \.csv, \.parquet"):
+        load_dataset(_task("manifest", tmp_path / "notes.txt"))
+
+
+def test_an_empty_label_cell_is_refused_not_made_a_class(tone_dataset):
+    rows = _manifest_rows(tone_dataset)
+    for empty in ("", None):
+        rows[5]["label"] = empty
+        (tone_dataset / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        with pytest.raises(DatasetError, match=r"manifest\.jsonl:6 \(item 'train_low_5'\): empty label in column 'label'"):
+            load_dataset(_task("manifest", tone_dataset))
+    (tone_dataset / "manifest.jsonl").unlink()
+    rows[5]["label"] = ""
+    _write_csv(tone_dataset / "manifest.csv", rows)
+    with pytest.raises(DatasetError, match=r"manifest\.csv:7 \(item 'train_low_5'\): empty label"):
+        load_dataset(_task("manifest", tone_dataset))
