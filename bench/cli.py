@@ -34,7 +34,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     if args.what == "tasks":
         from bench.catalog import all_tasks
-        from bench.protocols.base import PROTOCOLS
+        from bench.protocols.registry import PROTOCOLS
 
         for name, task in sorted(all_tasks().items()):
             kinds = ", ".join(p.kind + ("" if p.kind in PROTOCOLS else " (pending)") for p in task.protocols)

@@ -15,7 +15,7 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 def _reusable(path: Path, weights: str, task: TaskSpec, fingerprint: str, seeds: list[int], layer: str) -> bool:
     """True when a result already on disk was made from exactly these inputs and the same protocol code."""
-    from bench.protocols.base import protocol_code_sha256
+    from bench.protocols.registry import protocol_code_sha256
 
     if not path.exists():
         return False
@@ -53,7 +53,8 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     from bench.cache import EmbeddingCache
     from bench.data import load_dataset
     from bench.extract import ExtractionConfig, encoder_key, extract
-    from bench.protocols.base import ProtocolInput, protocol_code_sha256, protocol_function
+    from bench.protocols.base import ProtocolInput
+    from bench.protocols.registry import protocol_code_sha256, protocol_function
     from bench.results import SCHEMA_VERSION, environment, git_sha, now_utc, result_path, write_json_atomic
 
     import bench
@@ -128,7 +129,7 @@ def _pin_code_provenance(tasks: Sequence[TaskSpec]) -> None:
     """Import every protocol the tasks use, hash its code and read the checkout's commit now, together, so that
     the hashes and commit stored in a result describe the code that ran even if the source files or the checkout
     change during a long run (all are memoised)."""
-    from bench.protocols.base import PROTOCOLS, protocol_code_sha256, protocol_function
+    from bench.protocols.registry import PROTOCOLS, protocol_code_sha256, protocol_function
     from bench.results import git_sha
 
     git_sha()

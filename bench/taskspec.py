@@ -10,21 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.protocols.registry import PROTOCOLS, emits, higher_is_better, lower_is_better_metrics
+
 DOMAINS = ("speech", "paralinguistic", "sound", "music", "spatial")
 LABEL_KINDS = ("multiclass", "multilabel", "regression", "trials", "events", "segments", "captions", "transcripts")
 DATASET_SOURCES = ("builtin", "manifest", "folder", "hf_disk", "parquet")
 CHANNEL_POLICIES = ("mix", "first", "each")
-PROTOCOL_KINDS = (
-    "linear", "mlp", "knn",
-    "verification", "diarization", "counting", "qbe", "zeroshot", "retrieval", "events", "generative",
-)
+PROTOCOL_KINDS = tuple(PROTOCOLS)  # the registry (bench.protocols.registry) is the one list
 POOLINGS = ("mean", "meanstd")
 
 # Main score of each label kind when a protocol does not name one, and whether higher is better.
 DEFAULT_MAIN_SCORE = {"multiclass": "accuracy", "multilabel": "map", "regression": "r2"}
-LOWER_IS_BETTER = {"mae", "eer", "min_dcf", "der", "jer", "wer", "cer", "median_rank",
-                   "min_dcf_0.01", "min_dcf_0.05", "der_oracle", "jer_oracle", "speaker_confusion",
-                   "speaker_confusion_oracle", "count_mae", "a2t_medr", "t2a_medr"}
+# Metric names (and "prefix*" patterns) where lower is better, as the protocol registry declares them.
+LOWER_IS_BETTER = lower_is_better_metrics()
 
 
 class TaskSpecError(ValueError):
@@ -64,7 +62,7 @@ class ProtocolSpec:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.main_score not in LOWER_IS_BETTER
+        return higher_is_better(self.main_score)
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,7 @@ class TaskSpec:
     chance: float | None = None
     file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None  # manifest column of each item's held-out unit (speaker, room ...); None: independent
 
 
 def _require(data: dict, key: str, where: str, kinds: type | tuple[type, ...]) -> Any:
@@ -113,7 +112,7 @@ def parse_task(data: Any, file: str) -> TaskSpec:
     if not isinstance(data, dict):
         raise TaskSpecError(f"{file}: a task file must be a mapping of fields, got {type(data).__name__}")
     _known_keys(data, {"name", "version", "domain", "description", "dataset", "label", "split", "protocols",
-                       "audio", "chance", "extra"}, file)
+                       "audio", "chance", "extra", "group"}, file)
     name = _require(data, "name", file, str)
     version = _require(data, "version", file, int)
     domain = _choice(_require(data, "domain", file, str), DOMAINS, file, "domain")
@@ -155,6 +154,10 @@ def parse_task(data: Any, file: str) -> TaskSpec:
         main = proto.get("main_score") or DEFAULT_MAIN_SCORE.get(label_kind)
         if not main:
             raise TaskSpecError(f"{where}: label kind '{label_kind}' has no default main score; set 'main_score'")
+        if not emits(kind, str(main)):
+            names = ", ".join(n for n in PROTOCOLS[kind].metrics if not n.endswith("*"))
+            raise TaskSpecError(f"{where}: main_score '{main}' is not a metric of protocol '{kind}'; expected one of "
+                                f"{names}")
         config = {k: v for k, v in proto.items() if k not in ("kind", "main_score")}
         protocols.append(ProtocolSpec(kind=kind, main_score=str(main), config=config))
     if not protocols:
@@ -169,6 +172,9 @@ def parse_task(data: Any, file: str) -> TaskSpec:
     max_seconds = audio.get("max_seconds")
     if max_seconds is not None and (not isinstance(max_seconds, (int, float)) or max_seconds <= 0):
         raise TaskSpecError(f"{file}: audio: 'max_seconds' must be a positive number or absent")
+    group = data.get("group")
+    if group is not None and (not isinstance(group, str) or not group.strip()):
+        raise TaskSpecError(f"{file}: field 'group' must name a manifest column (e.g. speaker), got {group!r}")
     chance = data.get("chance")
     if chance is not None and not isinstance(chance, (int, float)):
         raise TaskSpecError(f"{file}: field 'chance' must be a number")
@@ -179,6 +185,7 @@ def parse_task(data: Any, file: str) -> TaskSpec:
         split=split, protocols=tuple(protocols), channels=channels,
         max_seconds=float(max_seconds) if max_seconds is not None else None, pooling=pooling,
         chance=float(chance) if chance is not None else None, file=file, extra=dict(data.get("extra", {}) or {}),
+        group=group,
     )
 
 
@@ -192,3 +199,17 @@ def load_task_file(path: str | Path) -> TaskSpec:
     except yaml.YAMLError as err:
         raise TaskSpecError(f"{path}: not valid YAML: {err}") from err
     return parse_task(data, str(path))
+
+
+def spec_sha256(task: TaskSpec) -> str:
+    """sha256 of the whole resolved task spec (every field, defaults filled in by parsing), except its file path.
+
+    Protocol configs count as written: their defaults live in the protocol code, which `code_sha256` covers.
+    """
+    import dataclasses
+    import hashlib
+    import json
+
+    fields = dataclasses.asdict(task)
+    del fields["file"]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=repr).encode()).hexdigest()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bench.llm import PrefixCache, answer_loss, assemble, prompt_text
-from bench.protocols.base import ProtocolInput, protocol_function
+from bench.protocols.base import ProtocolInput
+from bench.protocols.registry import protocol_function
 from bench.protocols.generative import build_projector, resolve_config, run_generative, stack_factor, stack_frames
 from bench.taskspec import ProtocolSpec, parse_task
 from bench.textmetrics import bleu_stats, corpus_metric, error_stats, match_stats, normalise

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.protocols.base import ProtocolInput, protocol_function
+from bench.protocols.base import ProtocolInput
+from bench.protocols.registry import protocol_function
 from bench.protocols.qbe import downsample, dtw_distances
 from conftest import protocol_task
 

@@ -44,7 +44,7 @@ def test_run_writes_result_with_provenance(tmp_path, tone_task):
 
 
 def test_a_result_from_other_protocol_code_is_recomputed(tmp_path, tone_task, monkeypatch):
-    from bench.protocols import base
+    from bench.protocols import registry as base
 
     first = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
     assert {p["code_sha256"] for p in first["protocols"]} >= {base.protocol_code_sha256("knn")}
@@ -79,7 +79,7 @@ def test_a_result_records_the_commit_its_run_started_from(tmp_path, tone_task, m
 
 
 def test_protocol_code_hash_follows_the_modules_a_protocol_imports():
-    from bench.protocols.base import protocol_code_sha256, protocol_modules
+    from bench.protocols.registry import protocol_code_sha256, protocol_modules
 
     assert protocol_code_sha256("linear") == protocol_code_sha256("mlp")  # one module
     assert len({protocol_code_sha256(k) for k in ("linear", "knn", "verification", "generative")}) == 4

@@ -76,3 +76,41 @@ def test_suite_patterns_include_and_exclude(tmp_path, monkeypatch):
     (folder / "suites" / "s.yaml").write_text(yaml.safe_dump({"name": "mine", "tasks": ["mine/*", "!mine/slow"]}))
     monkeypatch.setenv("BENCH_TASKS_PATH", str(folder))
     assert [t.name for t in resolve_tasks(suite="mine")] == ["mine/a", "mine/b"]
+
+
+def test_group_is_an_optional_manifest_column():
+    assert parse_task(BASE, "t.yaml").group is None
+    assert parse_task({**BASE, "group": "speaker"}, "t.yaml").group == "speaker"
+    with pytest.raises(TaskSpecError, match=r"t.yaml: field 'group'"):
+        parse_task({**BASE, "group": ["speaker"]}, "t.yaml")
+
+
+def test_spec_sha256_covers_every_field_but_the_file_path():
+    from bench.taskspec import spec_sha256
+
+    plain = spec_sha256(parse_task(BASE, "a.yaml"))
+    assert plain == spec_sha256(parse_task(BASE, "elsewhere/b.yaml"))
+    # a default written out resolves to the same spec
+    assert plain == spec_sha256(parse_task({**BASE, "audio": {"pooling": "mean"}}, "a.yaml"))
+    changes = [{"group": "speaker"}, {"description": "other words"}, {"chance": 0.5},
+               {"split": {"column": "split", "validation": "dev"}}, {"protocols": ["linear", {"kind": "knn", "k": 5}]},
+               {"extra": {"note": 1}}, {"audio": {"max_seconds": 4}}]
+    hashes = {spec_sha256(parse_task({**BASE, **change}, "a.yaml")) for change in changes}
+    assert len(hashes) == len(changes) and plain not in hashes
+
+
+def test_main_score_must_be_a_metric_of_the_protocol():
+    with pytest.raises(TaskSpecError, match=r"t.yaml: protocols\[0\]: main_score 'acuracy' is not a metric of "
+                                            r"protocol 'linear'.*accuracy"):
+        parse_task({**BASE, "protocols": [{"kind": "linear", "main_score": "acuracy"}]}, "t.yaml")
+
+
+def test_kinds_and_directions_come_from_the_registry():
+    from bench.protocols.registry import PROTOCOLS, higher_is_better
+    from bench.taskspec import LOWER_IS_BETTER, PROTOCOL_KINDS
+
+    assert PROTOCOL_KINDS == tuple(PROTOCOLS)
+    assert {"eer", "der", "wer", "mae", "a2t_medr"} <= LOWER_IS_BETTER and "accuracy" not in LOWER_IS_BETTER
+    spec = parse_task({**BASE, "label": {"kind": "regression"},
+                       "protocols": [{"kind": "linear", "main_score": "mae"}]}, "t.yaml").protocols[0]
+    assert spec.higher_is_better is False and higher_is_better("min_dcf_0.2") is False

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.protocols.base import PROTOCOLS, ProtocolInput, protocol_function
+from bench.protocols.base import ProtocolInput
+from bench.protocols.registry import PROTOCOLS, protocol_function
 from bench.protocols.verification import eer, min_dcf, score_trials
 from conftest import protocol_task
 
@@ -102,7 +103,7 @@ def test_protocol_scores_test_trials_with_cosine(tmp_path):
     task = _task(tmp_path)
     inp = ProtocolInput(task=task, items=items, pooled=emb, frames=lambda i: None, hop_ms=20.0,
                         dataset_dir=tmp_path, seeds=[0, 1])
-    assert PROTOCOLS["verification"] == "bench.protocols.verification:run_verification"
+    assert PROTOCOLS["verification"].target == "bench.protocols.verification:run_verification"
     result = protocol_function("verification")(inp, task.protocols[0])
     trials = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
     index = {item["id"]: i for i, item in enumerate(items)}

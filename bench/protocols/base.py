@@ -8,7 +8,6 @@ tasks, on the fold after the test fold).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -55,14 +54,32 @@ class ProtocolResult:
     main_score: dict[str, Any]
     n_samples: dict[str, int] = field(default_factory=dict)
     selected: dict[str, Any] = field(default_factory=dict)
+    seed_sd: dict[str, float | None] = field(default_factory=dict)  # spread over seeds, beside the item interval
+    interval: dict[str, Any] = field(default_factory=dict)  # how ci95 was made (bench.scoring.score_samples)
+    samples: list[dict[str, Any]] = field(default_factory=list)  # per test item rows (bench.scoring); not in JSON
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (without `samples`: the runner writes them to the samples sidecar)."""
         return {
             "kind": self.kind, "config": self.config, "seeds": self.seeds, "per_seed": self.per_seed,
-            "metrics": self.metrics, "ci95": self.ci95, "main_score": self.main_score,
-            "n_samples": self.n_samples, "selected": self.selected,
+            "metrics": self.metrics, "ci95": self.ci95, "seed_sd": self.seed_sd, "interval": self.interval,
+            "main_score": self.main_score, "n_samples": self.n_samples, "selected": self.selected,
         }
+
+
+def scored_result(spec: "ProtocolSpec", inp: ProtocolInput, rows: list[dict[str, Any]], config: dict[str, Any],
+                  seeds: list[int], **extra: Any) -> ProtocolResult:
+    """A ProtocolResult whose scores, intervals and seed spread come from its sample rows (bench.scoring), exactly
+    as `bench.rescore` recomputes them; `extra`: n_samples, selected. Bootstrap seed: the first of `seeds`."""
+    from bench.scoring import canonical, score_samples
+
+    rows = canonical(rows)
+    summary = score_samples(spec.kind, rows, inp.task.label_kind, config, group_column=getattr(inp.task, "group", None),
+                            n_boot=config["n_boot"], seed=seeds[0])
+    return ProtocolResult(kind=spec.kind, config=config, seeds=list(seeds), per_seed=summary.per_seed,
+                          metrics=summary.metrics, ci95=summary.ci95,
+                          main_score=main_score_entry(spec, summary.metrics, summary.ci95), seed_sd=summary.seed_sd,
+                          interval=summary.interval, samples=rows, **extra)
 
 
 def main_score_entry(spec: "ProtocolSpec", metrics: dict[str, float], ci95: dict[str, list[float]]) -> dict[str, Any]:
@@ -101,80 +118,3 @@ def effective_config(task: "TaskSpec", spec: "ProtocolSpec", defaults: dict[str,
         if config[key] not in allowed:
             raise ValueError(f"{where}: config '{key}' is {config[key]!r}; expected one of {', '.join(allowed)}")
     return config
-
-
-# kind -> "module:function"; kinds listed in bench.taskspec.PROTOCOL_KINDS but absent here are pending.
-PROTOCOLS: dict[str, str] = {
-    "linear": "bench.protocols.probe:run_linear",
-    "mlp": "bench.protocols.probe:run_mlp",
-    "knn": "bench.protocols.knn:run_knn",
-    "verification": "bench.protocols.verification:run_verification",
-    "diarization": "bench.protocols.diarization:run_diarization",
-    "counting": "bench.protocols.diarization:run_counting",
-    "qbe": "bench.protocols.qbe:run_qbe",
-    "zeroshot": "bench.protocols.zeroshot:run_zeroshot",
-    "retrieval": "bench.protocols.retrieval:run_retrieval",
-    "events": "bench.protocols.events:run_events",
-    "generative": "bench.protocols.generative:run_generative",
-}
-
-
-def protocol_function(kind: str) -> Callable[[ProtocolInput, "ProtocolSpec"], ProtocolResult] | None:
-    """The implementation of a protocol kind, or None when that protocol has not landed yet."""
-    import importlib
-
-    target = PROTOCOLS.get(kind)
-    if target is None:
-        return None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _module_source(name: str) -> str | None:
-    """Source text of module `name`, or None when it is not a Python module (e.g. `bench.x.function`)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, AttributeError, ValueError):
-        return None
-    return Path(spec.origin).read_text() if spec and spec.origin and spec.origin.endswith(".py") else None
-
-
-def protocol_modules(kind: str) -> dict[str, str]:
-    """{module name: source} of a protocol's module and every `bench` module it imports, transitively.
-
-    `from bench.x import name` counts module `bench.x`, or `bench.x.name` when that is a module itself.
-    """
-    import re
-
-    pattern = re.compile(r"^\s*(?:from\s+(bench(?:\.\w+)*)\s+import\s+([\w, ]+)|import\s+(bench(?:\.\w+)+))", re.M)
-    todo, modules = [PROTOCOLS[kind].split(":")[0]], {}
-    while todo:
-        name = todo.pop()
-        if name in modules:
-            continue
-        source = _module_source(name)
-        if source is None:
-            continue
-        modules[name] = source
-        for package, names, module in pattern.findall(source):
-            if module:
-                todo.append(module)
-                continue
-            for imported in (n.split(" as ")[0].strip() for n in names.split(",")):
-                submodule = f"{package}.{imported}"
-                todo.append(submodule if _module_source(submodule) is not None else package)
-    return modules
-
-
-@functools.lru_cache(maxsize=None)
-def protocol_code_sha256(kind: str) -> str:
-    """sha256 over `protocol_modules(kind)`: stored in each result, so that a result made by other protocol code
-    is recomputed, not reused. Memoised: computed once per process, when `bench.run` imports the protocols."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, source in sorted(protocol_modules(kind).items()):
-        digest.update(name.encode() + b"\0" + source.encode() + b"\0")
-    return digest.hexdigest()
