@@ -1,10 +1,13 @@
-"""Find task files and suites: the shipped `tasks/` folder plus folders listed in `BENCH_TASKS_PATH`."""
+"""Find task files and suites: the shipped `tasks/` folder, then the folders listed in `BENCH_TASKS_PATH`
+(os.pathsep-separated), then any `extra_roots` a caller passes (`--tasks-path`)."""
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
 import os
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +29,27 @@ class Suite:
         return included and not any(fnmatch.fnmatchcase(task_name, p[1:]) for p in self.patterns if p.startswith("!"))
 
 
-def task_roots() -> list[Path]:
-    """Folders searched for task YAMLs: the shipped tasks, then `BENCH_TASKS_PATH` (os.pathsep-separated)."""
+@dataclass(frozen=True)
+class BrokenFile:
+    """A task or suite file that could not be loaded: its path, the name it declares (None if unreadable), why."""
+
+    path: str
+    name: str | None
+    error: Exception
+
+
+Roots = Sequence[str | Path] | None
+
+
+def task_roots(extra_roots: Roots = None) -> list[Path]:
+    """Folders searched for task YAMLs: the shipped tasks, then `BENCH_TASKS_PATH` (os.pathsep-separated), then
+    `extra_roots` (e.g. from `--tasks-path`)."""
     import bench.tasks
 
     roots = [Path(bench.tasks.__file__).parent]
     extra = os.environ.get("BENCH_TASKS_PATH", "")
     roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
+    roots += [Path(p).expanduser() for p in extra_roots or ()]
     return roots
 
 
@@ -41,65 +58,139 @@ def _yaml_files(root: Path, suites: bool) -> list[Path]:
     return [f for f in files if (f.parent.name == "suites") == suites]
 
 
-def all_tasks() -> dict[str, TaskSpec]:
-    """Every task by name; two files with the same task name raise."""
+def _declared_name(path: Path) -> str | None:
+    """The `name` a YAML file declares, when it can be read at all."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _warn_skipped(broken: list[BrokenFile]) -> None:
+    for bad in broken:
+        warnings.warn(f"skipped a task file that does not load: {bad.error}", stacklevel=3)
+
+
+def scan_tasks(extra_roots: Roots = None) -> tuple[dict[str, TaskSpec], list[BrokenFile]]:
+    """Every task that loads, by name, and the files that do not; two files with the same task name raise."""
     tasks: dict[str, TaskSpec] = {}
-    for root in task_roots():
+    broken: list[BrokenFile] = []
+    for root in task_roots(extra_roots):
         for path in _yaml_files(root, suites=False):
-            task = load_task_file(path)
+            try:
+                task = load_task_file(path)
+            except (TaskSpecError, OSError, UnicodeDecodeError) as err:
+                error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
+                broken.append(BrokenFile(str(path), _declared_name(path), error))
+                continue
             if task.name in tasks:
                 raise TaskSpecError(f"{path}: task name '{task.name}' is already defined in {tasks[task.name].file}")
             tasks[task.name] = task
+    return tasks, broken
+
+
+def all_tasks(extra_roots: Roots = None) -> dict[str, TaskSpec]:
+    """Every task by name; a file that does not load is skipped with a warning naming it (it raises only when
+    that task is requested, see `resolve_tasks`); two files with the same task name raise."""
+    tasks, broken = scan_tasks(extra_roots)
+    _warn_skipped(broken)
     return tasks
 
 
-def all_suites() -> dict[str, Suite]:
-    """Every suite by name (files under a `suites/` folder: name, description, tasks: [patterns])."""
+def _read_suite(path: Path) -> Suite:
     import yaml
 
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise TaskSpecError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or "name" not in data:
+        raise TaskSpecError(f"{path}: a suite file needs 'name' and a list 'tasks' of task-name patterns")
+    return Suite(str(data["name"]), str(data.get("description", "")), tuple(str(p) for p in data["tasks"]), str(path))
+
+
+def scan_suites(extra_roots: Roots = None) -> tuple[dict[str, Suite], list[BrokenFile]]:
+    """Every suite that loads, by name, and the suite files that do not; two suites with one name raise."""
     suites: dict[str, Suite] = {}
-    for root in task_roots():
+    broken: list[BrokenFile] = []
+    for root in task_roots(extra_roots):
         for path in _yaml_files(root, suites=True):
-            data = yaml.safe_load(path.read_text()) or {}
-            if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or "name" not in data:
-                raise TaskSpecError(f"{path}: a suite file needs 'name' and a list 'tasks' of task-name patterns")
-            if data["name"] in suites:
-                raise TaskSpecError(f"{path}: suite '{data['name']}' is already defined in {suites[data['name']].file}")
-            suites[data["name"]] = Suite(data["name"], str(data.get("description", "")),
-                                         tuple(str(p) for p in data["tasks"]), str(path))
+            try:
+                suite = _read_suite(path)
+            except (TaskSpecError, OSError, UnicodeDecodeError) as err:
+                error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
+                broken.append(BrokenFile(str(path), _declared_name(path), error))
+                continue
+            if suite.name in suites:
+                raise TaskSpecError(f"{path}: suite '{suite.name}' is already defined in {suites[suite.name].file}")
+            suites[suite.name] = suite
+    return suites, broken
+
+
+def all_suites(extra_roots: Roots = None) -> dict[str, Suite]:
+    """Every suite by name (files under a `suites/` folder: name, description, tasks: [patterns]); a suite file
+    that does not load is skipped with a warning naming it."""
+    suites, broken = scan_suites(extra_roots)
+    _warn_skipped(broken)
     return suites
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> KeyError:
+def _unknown(kind: str, name: str, known: list[str], broken: list[BrokenFile] = ()) -> KeyError:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    unread = [b.path for b in broken if b.name is None]
+    if unread:
+        hint += f" These {kind} files do not load, so it may be in one of them: {', '.join(unread)}."
     return KeyError(f"unknown {kind} '{name}'.{hint} See `bench list {kind}s`.")
 
 
-def suite_tasks(name: str, tasks: dict[str, TaskSpec] | None = None) -> list[TaskSpec]:
-    """The tasks of a suite, in name order."""
-    tasks = all_tasks() if tasks is None else tasks
-    suites = all_suites()
+def _raise_if_broken(broken: list[BrokenFile], matches) -> None:
+    """Raise the error of the first broken file whose declared name `matches` accepts."""
+    for bad in broken:
+        if bad.name is not None and matches(bad.name):
+            raise bad.error
+
+
+def suite_tasks(name: str, tasks: dict[str, TaskSpec] | None = None, extra_roots: Roots = None,
+                broken_tasks: list[BrokenFile] = ()) -> list[TaskSpec]:
+    """The tasks of a suite, in name order; a broken task file the suite would include raises its error."""
+    tasks = all_tasks(extra_roots) if tasks is None else tasks
+    suites, broken_suites = scan_suites(extra_roots)
     if name not in suites:
-        raise _unknown("suite", name, sorted(suites))
+        _raise_if_broken(broken_suites, lambda declared: declared == name)
+        raise _unknown("suite", name, sorted(suites), broken_suites)
+    _raise_if_broken(list(broken_tasks), suites[name].matches)
     chosen = [t for n, t in sorted(tasks.items()) if suites[name].matches(n)]
     if not chosen:
         raise KeyError(f"suite '{name}' ({suites[name].file}) matches no task")
     return chosen
 
 
-def resolve_tasks(suite: str | None = None, names: list[str] | None = None) -> list[TaskSpec]:
-    """Tasks from a suite name and/or task names, name patterns or YAML paths (deduplicated, in order)."""
-    tasks = all_tasks()
-    chosen: list[TaskSpec] = suite_tasks(suite, tasks) if suite else []
+def resolve_tasks(suite: str | None = None, names: list[str] | None = None,
+                  extra_roots: Roots = None) -> list[TaskSpec]:
+    """Tasks from a suite name and/or task names, name patterns or YAML paths (deduplicated, in order).
+
+    A task file that does not load breaks only the requests that could mean it: a name or pattern matching the
+    name it declares raises its error; a name matching no task lists the files whose names cannot be read.
+    """
+    tasks, broken = scan_tasks(extra_roots)
+    chosen: list[TaskSpec] = suite_tasks(suite, tasks, extra_roots, broken) if suite else []
     for name in names or []:
-        if name.endswith((".yaml", ".yml")) and Path(name).exists():
+        if name.endswith((".yaml", ".yml")):
+            if not Path(name).is_file():
+                raise FileNotFoundError(f"task file not found: {name}")
             chosen.append(load_task_file(name))
             continue
+        _raise_if_broken(broken, lambda declared: fnmatch.fnmatchcase(declared, name))
         matched = [t for n, t in sorted(tasks.items()) if fnmatch.fnmatchcase(n, name)]
         if not matched:
-            raise _unknown("task", name, sorted(tasks))
+            raise _unknown("task", name, sorted(tasks), broken)
         chosen.extend(matched)
+    _warn_skipped(broken)
     unique: dict[str, TaskSpec] = {}
     for task in chosen:
         unique.setdefault(task.name, task)
