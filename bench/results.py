@@ -15,8 +15,10 @@ SCHEMA_VERSION = 1
 
 
 def result_path(out_dir: Path, encoder_name: str, task_name: str) -> Path:
-    """`<out>/<encoder>/<task>.json` (slashes in names become '__')."""
-    return Path(out_dir) / encoder_name.replace("/", "__") / f"{task_name.replace('/', '__')}.json"
+    """`<out>/<encoder>/<task>.json` (slashes in names become '__'; a name that could leave `out_dir` raises)."""
+    from bench.paths import safe_name
+
+    return Path(out_dir) / safe_name(encoder_name, "encoder name") / f"{safe_name(task_name, 'task name')}.json"
 
 
 @cache
@@ -29,6 +31,18 @@ def git_sha() -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+@cache
+def git_dirty() -> bool | None:
+    """True when the bench checkout has uncommitted changes (`git status --porcelain` not empty), None when it
+    is not a git checkout; memoised like `git_sha`, so it describes the code at the start of the run."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
 
 
 def environment(device: str, dtype: str) -> dict[str, Any]:
@@ -48,6 +62,7 @@ def environment(device: str, dtype: str) -> dict[str, Any]:
         "python": platform.python_version(), "platform": platform.platform(), "device": device,
         "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu",
         "dtype": dtype, "threads": torch.get_num_threads(), "versions": versions,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "git_dirty": git_dirty(),
     }
 
 

@@ -1,4 +1,9 @@
-"""`bench.run`: encoder x tasks -> extraction (cached) -> protocols -> one result JSON per task."""
+"""`bench.run`: encoder x tasks -> extraction (cached) -> protocols -> one result JSON per task.
+
+Before any encoder work the run proves its folders writable, loads and validates every task's data, and (for an
+encoder that is not registered) runs the fast conformance checks; a task that fails, then or later, gets an error
+record and the others go on.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,6 @@ from bench.encoder import Encoder
 from bench.taskspec import TaskSpec
 
 DEFAULT_SEEDS = (0, 1, 2)
-
-
-def _reusable(path: Path, weights: str, task: TaskSpec, fingerprint: str, seeds: list[int], layer: str) -> bool:
-    """True when a result already on disk was made from exactly these inputs and the same protocol code."""
-    from bench.protocols.registry import protocol_code_sha256
-
-    if not path.exists():
-        return False
-    try:
-        old = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    want = {(p.kind, json.dumps(p.config, sort_keys=True), protocol_code_sha256(p.kind)) for p in task.protocols}
-    have = {(p["kind"], json.dumps(p.get("spec_config", {}), sort_keys=True), p.get("code_sha256"))
-            for p in old.get("protocols", [])}
-    return (old.get("encoder", {}).get("weights_sha256") == weights
-            and old.get("task", {}).get("version") == task.version
-            and old.get("task", {}).get("dataset_fingerprint") == fingerprint
-            and old.get("seeds") == seeds and old.get("layer") == layer and want <= have)
 
 
 def _text_side(encoder: Encoder):
@@ -46,18 +32,51 @@ def _text_side(encoder: Encoder):
     return encode_text
 
 
+def _record_head(encoder: Encoder, task: TaskSpec, *, status: str, layer: str, seeds: list[int],
+                 on_bad_audio: str, warnings: list[str], check: dict[str, Any] | None) -> dict[str, Any]:
+    """The fields every result record starts with, successful or not."""
+    from bench.results import SCHEMA_VERSION, git_sha, now_utc
+    from bench.taskspec import spec_sha256
+
+    import bench
+
+    return {
+        "schema_version": SCHEMA_VERSION, "bench_version": bench.__version__, "git_sha": git_sha(),
+        "created_utc": now_utc(), "status": status,
+        "encoder": {"name": encoder.name},
+        "task": {"name": task.name, "version": task.version, "domain": task.domain, "label_kind": task.label_kind,
+                 "spec_sha256": spec_sha256(task), "chance": task.chance, "file": Path(task.file).name},
+        "layer": layer, "seeds": list(seeds), "on_bad_audio": on_bad_audio, "warnings": list(warnings),
+        "check": check or {"ran": False, "passed": None, "skipped_by_user": False},
+    }
+
+
+def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Path, layer: str, seeds: list[int],
+                       on_bad_audio: str, warnings: list[str], check: dict[str, Any] | None) -> dict[str, Any]:
+    """Write (atomically) and return a `status: "error"` record for a task that could not be scored."""
+    from bench.results import result_path, write_json_atomic
+
+    record = _record_head(encoder, task, status="error", layer=layer, seeds=seeds, on_bad_audio=on_bad_audio,
+                          warnings=warnings, check=check)
+    record["error"] = error
+    record["protocols"] = []
+    write_json_atomic(result_path(out, encoder.name, task.name), record)
+    return record
+
+
 def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], layer: str, cache_root: Path,
-             batch_seconds: float, on_bad_audio: str, data_seed: int, progress: bool,
-             force: bool) -> dict[str, Any] | None:
-    """Run one task for a loaded encoder; returns the result record (None when no protocol is runnable)."""
+             batch_seconds: float, on_bad_audio: str, data_seed: int, progress: bool, force: bool,
+             dataset: Any = None, warnings: Sequence[str] = (),
+             check: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Run one task for a loaded encoder; returns the result record (None when no protocol is runnable).
+    `dataset` is the task's already loaded dataset (loaded here when None)."""
     from bench.cache import EmbeddingCache
     from bench.data import load_dataset
     from bench.extract import ExtractionConfig, encoder_key, extract
     from bench.protocols.base import ProtocolInput
     from bench.protocols.registry import protocol_code_sha256, protocol_function
-    from bench.results import SCHEMA_VERSION, environment, git_sha, now_utc, result_path, write_json_atomic
-
-    import bench
+    from bench.results import environment, result_path, write_json_atomic
+    from bench.reuse import reusable, reuse_inputs
 
     runnable = [(p, protocol_function(p.kind)) for p in task.protocols]
     pending = [p.kind for p, fn in runnable if fn is None]
@@ -68,14 +87,16 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         return None
     code = {p.kind: protocol_code_sha256(p.kind) for p, _ in runnable}  # before any source can change under us
 
-    dataset = load_dataset(task, seed=data_seed, progress=progress)
+    if dataset is None:
+        dataset = load_dataset(task, seed=data_seed, progress=progress)
     path = result_path(out, encoder.name, task.name)
-    weights = encoder.weights_sha256()
-    if not force and _reusable(path, weights, task, dataset.fingerprint, seeds, layer):
+    key, description = encoder_key(encoder, layer)
+    want = reuse_inputs(cache_key=key, task=task, fingerprint=dataset.fingerprint, seeds=seeds, code=code,
+                        on_bad_audio=on_bad_audio)
+    if not force and reusable(path, want):
         print(f"[bench] {task.name}: result up to date in {path}; skipped (use --force to recompute)")
         return json.loads(path.read_text())
 
-    key, description = encoder_key(encoder, layer)
     cache = EmbeddingCache(cache_root, key, description)
     config = ExtractionConfig(channels=task.channels, max_seconds=task.max_seconds, layer=layer,
                               batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, progress=progress)
@@ -99,18 +120,12 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         protocols.append(result)
 
     card = encoder.card()
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "bench_version": bench.__version__,
-        "git_sha": git_sha(),
-        "created_utc": now_utc(),
-        "encoder": {"name": encoder.name, "revision": card.revision, "weights_sha256": weights,
-                    "init_args": encoder.init_args, "card": card.to_dict()},
-        "task": {"name": task.name, "version": task.version, "domain": task.domain, "label_kind": task.label_kind,
-                 "dataset_fingerprint": dataset.fingerprint, "chance": task.chance,
-                 "file": Path(task.file).name},
-        "layer": layer,
-        "seeds": list(seeds),
+    record = _record_head(encoder, task, status="ok", layer=layer, seeds=seeds, on_bad_audio=on_bad_audio,
+                          warnings=list(warnings), check=check)
+    record["encoder"].update({"revision": card.revision, "weights_sha256": encoder.weights_sha256(),
+                              "init_args": encoder.init_args, "card": card.to_dict()})
+    record["task"]["dataset_fingerprint"] = dataset.fingerprint
+    record.update({
         "protocols": protocols,
         "n_samples": len(items),
         "skipped": stats.skipped,
@@ -118,7 +133,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         "timing": {"extract_s": round(stats.extract_s, 3), "forward_s": round(stats.forward_s, 3),
                    "protocol_s": round(protocol_s, 3), "audio_seconds_encoded": round(stats.audio_seconds, 2)},
         "cache": {"key": key, "hit": stats.n_encoded == 0, "n_cached": stats.n_cached, "n_encoded": stats.n_encoded},
-    }
+    })
     write_json_atomic(path, record)
     if stats.skipped:
         print(f"[bench] {task.name}: skipped {len(stats.skipped)} bad clip(s) (listed in {path})")
@@ -126,50 +141,104 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
 
 
 def _pin_code_provenance(tasks: Sequence[TaskSpec]) -> None:
-    """Import every protocol the tasks use, hash its code and read the checkout's commit now, together, so that
-    the hashes and commit stored in a result describe the code that ran even if the source files or the checkout
+    """Import every protocol the tasks use, hash its code and read the checkout's commit and dirty state now,
+    together, so that what a result stores describes the code that ran even if the source files or the checkout
     change during a long run (all are memoised)."""
     from bench.protocols.registry import PROTOCOLS, protocol_code_sha256, protocol_function
-    from bench.results import git_sha
+    from bench.results import git_dirty, git_sha
 
     git_sha()
+    git_dirty()
     for kind in sorted({p.kind for task in tasks for p in task.protocols} & set(PROTOCOLS)):
         protocol_function(kind)
         protocol_code_sha256(kind)
+
+
+def check_storage(out: Path, cache_root: Path, tasks: Sequence[TaskSpec], data_seed: int) -> None:
+    """Prove the results folder, the embedding cache and (when a built-in dataset is still to be generated) the
+    data folder writable with room to spare; raises bench.paths.StorageError naming the folder and the fix."""
+    from bench.paths import data_dir, ensure_writable
+
+    ensure_writable(out, "results folder (--out)")
+    ensure_writable(cache_root, "embedding cache folder (--cache, default $BENCH_HOME/cache)")
+    builtin = [t.dataset for t in tasks if t.dataset.source == "builtin"]
+    if builtin:
+        from bench.builtin import CHECKSUM_FILE, dataset_path
+
+        try:
+            missing = any(not (dataset_path(d.name, d.tier, data_seed) / CHECKSUM_FILE).exists() for d in builtin)
+        except OSError:
+            missing = True
+        if missing:
+            ensure_writable(data_dir(), "built-in data folder ($BENCH_HOME/data)")
+
+
+def _print_scores(record: dict[str, Any]) -> None:
+    for proto in record["protocols"]:
+        main = proto["main_score"]
+        ci = main.get("ci95") or [float("nan"), float("nan")]
+        print(f"    {proto['kind']:>8}: {main['name']} = {main['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]", flush=True)
 
 
 def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] | None = None, *,
         checkpoint: str | None = None, device: str = "cpu", dtype: str = "float32", out: str | Path = "results",
         seeds: Sequence[int] = DEFAULT_SEEDS, layer: str = "last", cache_dir: str | Path | None = None,
         batch_seconds: float = 320.0, on_bad_audio: str = "error", data_seed: int = 0, progress: bool = True,
-        force: bool = False) -> list[dict[str, Any]]:
+        force: bool = False, check: bool = True, debug: bool = False) -> list[dict[str, Any]]:
     """Evaluate an encoder (registered name, `file.py:Class`, `module:Class`, or an Encoder) on a suite/tasks.
 
-    Returns the result records written under `out/<encoder>/<task>.json`. Re-running is nearly free: results
-    made from the same inputs are reused and embeddings come from the cache.
+    Returns the result records written under `out/<encoder>/<task>.json`, one per task: `status` "ok", or
+    "error" with a one-line `error` for a task whose data failed validation or whose run raised (the other
+    tasks still run; `debug` prints each such traceback). Re-running is nearly free: results made from the same
+    inputs are reused and embeddings come from the cache. An encoder given as `file.py:Class` or `module:Class`
+    passes the fast conformance checks before its first run (`check=False` skips them).
     """
     from bench.catalog import resolve_tasks
+    from bench.extract import encoder_key
     from bench.paths import cache_dir as default_cache_dir
+    from bench.paths import safe_name
+    from bench.precheck import conformance_gate, one_line, prepare_tasks
     from bench.registry import build_encoder
 
     if on_bad_audio not in ("error", "skip"):
         raise ValueError(f"on_bad_audio must be 'error' or 'skip', got {on_bad_audio!r}")
-    chosen = resolve_tasks(suite, list(tasks) if tasks else None)
-    _pin_code_provenance(chosen)
-    enc = encoder if isinstance(encoder, Encoder) else build_encoder(encoder, checkpoint=checkpoint)
-    enc.load(device, dtype)
+    out = Path(out)
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
+    chosen = resolve_tasks(suite, list(tasks) if tasks else None)
+    check_storage(out, cache_root, chosen, data_seed)
+    _pin_code_provenance(chosen)
+    prepared = prepare_tasks(chosen, data_seed=data_seed, progress=progress, debug=debug)
+
+    enc = encoder if isinstance(encoder, Encoder) else build_encoder(encoder, checkpoint=checkpoint)
+    safe_name(enc.name, "encoder name")  # results and cache folders are named after it
+    check_block = None
+    if any(p.error is None for p in prepared):
+        enc.load(device, dtype)
+        key, _ = encoder_key(enc, layer)
+        reference = encoder if isinstance(encoder, str) else None
+        check_block = conformance_gate(enc, reference, cache_root / key, skip=not check)
+    common = dict(out=out, layer=layer, seeds=list(seeds), on_bad_audio=on_bad_audio, check=check_block)
     records = []
-    for index, task in enumerate(chosen, start=1):
-        print(f"[bench] ({index}/{len(chosen)}) {enc.name} on {task.name}", flush=True)
-        record = run_task(enc, task, out=Path(out), seeds=list(seeds), layer=layer, cache_root=cache_root,
-                          batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, data_seed=data_seed,
-                          progress=progress, force=force)
+    for index, prep in enumerate(prepared, start=1):
+        task = prep.task
+        print(f"[bench] ({index}/{len(prepared)}) {enc.name} on {task.name}", flush=True)
+        if prep.error is not None:
+            records.append(write_error_record(enc, task, prep.error, warnings=prep.warnings, **common))
+            continue
+        try:
+            record = run_task(enc, task, cache_root=cache_root, batch_seconds=batch_seconds, data_seed=data_seed,
+                              progress=progress, force=force, dataset=prep.dataset, warnings=prep.warnings, **common)
+        except Exception as err:  # recorded; the other tasks go on
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+            print(f"[bench] {task.name}: failed: {one_line(err)}", flush=True)
+            records.append(write_error_record(enc, task, one_line(err), warnings=prep.warnings, **common))
+            continue
+        finally:
+            prep.dataset = None  # let its items go
         if record is not None:
             records.append(record)
-            for proto in record["protocols"]:
-                main = proto["main_score"]
-                ci = main.get("ci95") or [float("nan"), float("nan")]
-                print(f"    {proto['kind']:>8}: {main['name']} = {main['value']:.4f} "
-                      f"[{ci[0]:.4f}, {ci[1]:.4f}]", flush=True)
+            _print_scores(record)
     return records

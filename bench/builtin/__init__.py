@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -65,6 +66,31 @@ def write_checksums(folder: Path) -> None:
     (folder / CHECKSUM_FILE).write_text("".join(lines))
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (when in doubt, e.g. not ours to signal: yes)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_dead_partials(folder: Path) -> list[Path]:
+    """Delete `.<dataset>-vN.tmp-<pid>` folders (generations in progress) under `folder` whose process is gone,
+    i.e. what killed generations left behind; folders of live processes are kept. Returns what was removed."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = re.fullmatch(r"\..+\.tmp-(\d+)", path.name)
+        if match and path.is_dir() and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -> Path:
     """Return the folder of a built-in dataset, generating it first if it is not there yet."""
     if name not in GENERATORS:
@@ -81,6 +107,7 @@ def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -
     module, attr = GENERATORS[name].split(":")
     generate = getattr(importlib.import_module(module), attr)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    remove_dead_partials(final.parent)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     start = time.perf_counter()
