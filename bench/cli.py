@@ -11,24 +11,57 @@ EPILOG = """examples:
   bench run --encoder path/to/my_encoder.py:MyEncoder --tasks builtin-quick/keywords --device cuda --dtype bfloat16
   bench list tasks
   bench check mfcc
+  bench validate builtin-quick
   bench leaderboard --results results --out leaderboard --suite builtin-quick
 """
+
+
+# What a user can cause and fix (bad task files, data, audio, encoder references, folders, checks): one line each.
+# TaskSpecError, DatasetError, BadAudio, TaskInvalid and EncoderCheckFailed are ValueErrors, EncoderNotFound a
+# KeyError, StorageError an OSError.
+EXPECTED_ERRORS = (OSError, KeyError, ValueError)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run
 
+    records = []
     for encoder in args.encoder:
-        run(encoder, suite=args.suite, tasks=args.tasks, checkpoint=args.checkpoint, device=args.device,
-            dtype=args.dtype, out=args.out, seeds=args.seeds, layer=args.layer, cache_dir=args.cache,
-            batch_seconds=args.batch_seconds, on_bad_audio=args.on_bad_audio, data_seed=args.data_seed,
-            progress=not args.no_progress, force=args.force)
+        records += run(encoder, suite=args.suite, tasks=args.tasks, checkpoint=args.checkpoint, device=args.device,
+                       dtype=args.dtype, out=args.out, seeds=args.seeds, layer=args.layer, cache_dir=args.cache,
+                       batch_seconds=args.batch_seconds, on_bad_audio=args.on_bad_audio, data_seed=args.data_seed,
+                       progress=not args.no_progress, force=args.force, check=not args.no_check, debug=args.debug)
     if args.leaderboard:
         from bench.leaderboard import write_leaderboard
 
         for path in write_leaderboard(Path(args.out), Path(args.leaderboard), suite=args.suite):
             print(f"[bench] wrote {path}")
-    return 0
+    failed = [r for r in records if r.get("status") == "error"]
+    print(f"[bench] summary: {len(records) - len(failed)} task result(s) ok, {len(failed)} failed", flush=True)
+    for record in failed:
+        print(f"    FAILED {record['encoder']['name']} on {record['task']['name']}: {record['error']}", flush=True)
+    return 1 if failed else 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from bench.catalog import all_suites, resolve_tasks
+    from bench.precheck import prepare_tasks
+
+    suites = all_suites()
+    chosen = []
+    for name in args.names:
+        for task in resolve_tasks(name, None) if name in suites else resolve_tasks(None, [name]):
+            if task not in chosen:
+                chosen.append(task)
+    prepared = prepare_tasks(chosen, data_seed=args.data_seed, progress=not args.no_progress, debug=args.debug)
+    failed = [p for p in prepared if p.error is not None]
+    for entry in prepared:
+        if entry.error is None:
+            notes = f" ({len(entry.warnings)} warning(s))" if entry.warnings else ""
+            print(f"ok      {entry.task.name}{notes}")
+    print(f"[bench] {len(prepared) - len(failed)} task(s) valid, {len(failed)} invalid"
+          + (f": {', '.join(p.task.name for p in failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -93,13 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench", description="Benchmark audio encoders: probes, zero-shot transfer, retrieval, leaderboards.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="evaluate encoder(s) on a suite or tasks; write results JSON",
                          description="Extract (cached) embeddings, run each task's protocols, write "
-                                     "<out>/<encoder>/<task>.json; optionally the leaderboard.")
+                                     "<out>/<encoder>/<task>.json; optionally the leaderboard. Every task's data "
+                                     "is loaded and validated first; a task that fails gets an error record, the "
+                                     "others go on, and the exit status is 1.",
+                         epilog="Task YAMLs are searched in the shipped tasks/ folder and in the folders listed in "
+                                "$BENCH_TASKS_PATH (separated by ':', ';' on Windows); --tasks also takes YAML "
+                                "paths.")
     run.add_argument("--encoder", nargs="+", required=True,
-                     help="registered name(s) (see `bench list encoders`), path/to/file.py:Class or module:Class")
+                     help="registered name(s) (see `bench list encoders`), path/to/file.py:Class or module:Class. "
+                          "file.py:Class imports that file, so it runs that file's code: use only files you "
+                          "trust. An encoder that is not registered passes the fast conformance checks before its "
+                          "first run (once per configuration)")
     run.add_argument("--checkpoint", help="local checkpoint folder (or hub id) for wrappers that take one")
     run.add_argument("--suite", help="suite name (see `bench list suites`)")
     run.add_argument("--tasks", nargs="+", help="task names, name patterns (quoted globs) or task YAML paths")
@@ -116,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop on an unreadable/empty/NaN clip (default) or skip it and report it in the result")
     run.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")
     run.add_argument("--force", action="store_true", help="recompute results even when up to date")
+    run.add_argument("--no-check", action="store_true",
+                     help="skip the conformance checks of an unregistered encoder (recorded in each result)")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.set_defaults(func=_cmd_run)
 
@@ -137,11 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--suite", help="restrict to a suite's tasks")
     lb.set_defaults(func=_cmd_leaderboard)
 
+    val = sub.add_parser("validate", help="load and check tasks' data (no encoder); exit 1 on any problem",
+                         description="Load each task's dataset and check it against the task (splits, labels, "
+                                     "protocol configs) without loading an encoder; exit status 1 when any task "
+                                     "has a problem.")
+    val.add_argument("names", nargs="+", metavar="TASK|SUITE",
+                     help="suite names, task names, name patterns (quoted globs) or task YAML paths")
+    val.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")
+    val.add_argument("--no-progress", action="store_true", help="hide progress messages")
+    val.set_defaults(func=_cmd_validate)
+
     gen = sub.add_parser("generate", help="generate the built-in datasets of a suite or tasks ahead of time")
     gen.add_argument("--suite")
     gen.add_argument("--tasks", nargs="+")
     gen.add_argument("--data-seed", type=int, default=0)
     gen.set_defaults(func=_cmd_generate)
+
+    for command in sub.choices.values():  # --debug also after the subcommand (bench run --debug ...)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show the full traceback of an error instead of its one-line message")
     return parser
 
 
@@ -150,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError) as err:
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as err:
+        if args.debug:
+            raise
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"bench: error: {message}", file=sys.stderr)
         return 2

@@ -154,9 +154,11 @@ class HFEncoder(Encoder):
             model = self._load_model()
             self._feature_extractor = self._load_feature_extractor()
         except OSError as err:
-            raise OSError(f"cannot load '{self.checkpoint}': it is neither a local folder written by save_pretrained "
-                          f"(config.json, weights, preprocessor_config.json) nor a hub id reachable from here (no "
-                          f"network?). Pass --checkpoint /path/to/saved_model. Cause: {err}") from err
+            cause = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise OSError(f"{self.name} needs --checkpoint DIR (a local Hugging Face folder written by "
+                          f"save_pretrained: config.json, weights, preprocessor_config.json): '{self.checkpoint}' is "
+                          f"not one, and as a hub id it is neither in the local Hugging Face cache nor reachable "
+                          f"from here, so nothing was downloaded ({cause})") from err
         model.eval()
         self._sha256 = _state_sha256(model)
         self._parameters = sum(p.numel() for p in model.parameters())
