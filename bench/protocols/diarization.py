@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ class _Recording:
         return np.r_[self.der(labels), jer["speaker error"], jer["speaker count"]]
 
 
-def _ratio(num: int, den: int):
+def ratio(num: int, den: int):
     """A bootstrap-ready metric: sum of column `num` over sum of column `den` of per-recording rows."""
 
     def metric(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
@@ -261,14 +261,18 @@ def _select(candidates: list[float], scores: list[tuple]) -> float:
     return tied[len(tied) // 2]
 
 
+def _segments(hypothesis: "Annotation") -> list[list[Any]]:
+    return [[round(seg.start, 6), round(seg.end, 6), int(label)]
+            for seg, _, label in hypothesis.itertracks(yield_label=True)]
+
+
 def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """DER, JER, speaker confusion (threshold and oracle count) and counting from the same clustering."""
-    from bench.metrics import accuracy, mae
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
 
     cfg = _config(inp, spec, DIARIZATION_DEFAULTS)
-    rows, rows_oracle, counts_true, counts_pred, chosen, n_val = [], [], [], [], [], 0
+    rows, chosen, n_val = [], [], 0
     for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
         centre = train_centre(inp, train_idx, cfg)
         val = [_Recording(inp, i, cfg, centre) for i in val_idx]
@@ -276,31 +280,18 @@ def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         totals = [sum(r.der(r.labels(t)) for r in val) for t in cfg["thresholds"]]
         threshold = _select(cfg["thresholds"], [(e[0] / max(e[1], 1e-12),) for e in totals])
         chosen.append(threshold)
-        for i in test_idx:
+        for i in test_idx.tolist():
             rec = _Recording(inp, i, cfg, centre)
             labels = rec.labels(threshold)
-            rows.append(rec.errors(labels))
-            rows_oracle.append(rec.errors(rec.labels(n_clusters=rec.n_speakers)))
-            counts_true.append(rec.n_speakers)
-            counts_pred.append(_n_clusters(labels))
-    table = np.hstack([np.array(rows), np.array(rows_oracle)])
-    y_true, y_pred = np.array(counts_true, dtype=np.float64), np.array(counts_pred, dtype=np.float64)
-    ratio_fns = {"der": _ratio(0, 1), "jer": _ratio(3, 4), "speaker_confusion": _ratio(2, 1),
-                 "der_oracle": _ratio(5, 6), "jer_oracle": _ratio(8, 9), "speaker_confusion_oracle": _ratio(7, 6)}
-    metrics = {name: fn(table, table) for name, fn in ratio_fns.items()}
-    metrics["count_accuracy"] = accuracy(y_true, y_pred)
-    metrics["count_mae"] = mae(y_true, y_pred)
-    seed, n_boot = inp.seeds[0], cfg["n_boot"]
-    ci95 = {name: list(bootstrap_ci(fn, table, [table], n_boot=n_boot, seed=seed)) for name, fn in ratio_fns.items()}
-    ci95["count_accuracy"] = list(bootstrap_ci(accuracy, y_true, [y_pred], n_boot=n_boot, seed=seed))
-    ci95["count_mae"] = list(bootstrap_ci(mae, y_true, [y_pred], n_boot=n_boot, seed=seed))
-    return ProtocolResult(
-        kind=spec.kind, config=cfg, seeds=inp.seeds[:1], per_seed=[dict(metrics)], metrics=metrics, ci95=ci95,
-        main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test_recordings": len(rows), "validation_recordings": n_val,
-                   "test_speech_s": float(table[:, 1].sum())},
-        selected={"threshold": chosen if len(chosen) > 1 else chosen[0]},
-    )
+            stats = np.r_[rec.errors(labels), rec.errors(rec.labels(n_clusters=rec.n_speakers))]
+            rows.append({**sample_fields(inp.task, inp.items, i), "label": rec.n_speakers,
+                         "pred": [{"stats": stats.tolist(), "count": _n_clusters(labels),
+                                   "segments": _segments(rec.hypothesis(labels))}]})
+    speech = float(sum(r["pred"][0]["stats"][1] for r in rows))
+    return scored_result(spec, inp, rows, cfg, inp.seeds[:1],
+                         n_samples={"test_recordings": len(rows), "validation_recordings": n_val,
+                                    "test_speech_s": speech},
+                         selected={"threshold": chosen if len(chosen) > 1 else chosen[0]})
 
 
 def _count_label(inp: ProtocolInput, index: int) -> int:
@@ -319,7 +310,7 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Speaker count = number of clusters of a clip's windows, at the validation-chosen threshold."""
     from bench.metrics import accuracy, mae
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
 
     cfg = _config(inp, spec, COUNTING_DEFAULTS)
     thresholds = cfg["thresholds"]
@@ -331,7 +322,7 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
             out.append((cluster_tree(centred(emb, centre)), len(emb)))
         return out, np.array([_count_label(inp, i) for i in idx], dtype=np.float64)
 
-    y_true, y_pred, chosen, n_val = [], [], [], 0
+    rows, chosen, n_val = [], [], 0
     for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
         centre = train_centre(inp, train_idx, cfg)
         val_trees, val_true = trees(val_idx, centre)
@@ -343,15 +334,8 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         threshold = _select(thresholds, scores)
         chosen.append(threshold)
         test_trees, test_true = trees(test_idx, centre)
-        y_true.append(test_true)
-        y_pred.append(np.array([_n_clusters(cut_tree(tree, n, threshold)) for tree, n in test_trees], dtype=np.float64))
-    y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
-    metrics = {"accuracy": accuracy(y_true, y_pred), "mae": mae(y_true, y_pred)}
-    ci95 = {name: list(bootstrap_ci(fn, y_true, [y_pred], n_boot=cfg["n_boot"], seed=inp.seeds[0]))
-            for name, fn in (("accuracy", accuracy), ("mae", mae))}
-    return ProtocolResult(
-        kind=spec.kind, config=cfg, seeds=inp.seeds[:1], per_seed=[dict(metrics)], metrics=metrics, ci95=ci95,
-        main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test": len(y_true), "validation": n_val},
-        selected={"threshold": chosen if len(chosen) > 1 else chosen[0]},
-    )
+        for i, (tree, n), count in zip(test_idx.tolist(), test_trees, test_true.tolist()):
+            rows.append({**sample_fields(inp.task, inp.items, i), "label": int(count),
+                         "pred": [_n_clusters(cut_tree(tree, n, threshold))]})
+    return scored_result(spec, inp, rows, cfg, inp.seeds[:1], n_samples={"test": len(rows), "validation": n_val},
+                         selected={"threshold": chosen if len(chosen) > 1 else chosen[0]})

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
 
@@ -217,7 +217,7 @@ def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], hop
 def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Frame-level event detection: onset F1 (200 ms, offsets ignored) and 1 s segment F1 (module docstring)."""
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
 
     cfg = effective_config(inp.task, spec, DEFAULTS)
     hop_s = inp.hop_ms / 1000
@@ -239,7 +239,7 @@ def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         return np.asarray(inp.frames(i), dtype=np.float32)
 
     folds = split_indices(inp.task, inp.items)
-    rows: dict[int, list[tuple[int, ...]]] = {seed: [] for seed in inp.seeds}
+    rows: dict[int, dict[str, Any]] = {}
     selected = []
     for train_idx, val_idx, test_idx in folds:
         # at most max_train_frames / n_train_clips frames per train clip (a seeded random subset), in memory once
@@ -266,17 +266,16 @@ def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                 est = decode(smooth(predict(x), post["median_s"], hop_s), hop_s, post["threshold"],
                              post["min_duration_s"])
                 duration = max(len(x) * hop_s, max((e[1] for e in refs[i]), default=0.0))
-                rows[seed].append(onset_counts(refs[i], est, cfg["onset_tolerance_s"])
-                                  + segment_counts(refs[i], est, duration, cfg["segment_s"], n_classes))
-    rows_per_seed = [np.array(rows[seed], dtype=np.float64) for seed in inp.seeds]
-    per_seed = [{name: fn(table, table) for name, fn in METRICS.items()} for table in rows_per_seed]
-    metrics = {name: float(np.mean([row[name] for row in per_seed])) for name in METRICS}
-    ci95 = {name: list(bootstrap_ci(fn, rows_per_seed[0], rows_per_seed, n_boot=cfg["n_boot"], seed=inp.seeds[0]))
-            for name, fn in METRICS.items()}
-    return ProtocolResult(
-        kind=spec.kind, config={**cfg, "classes": classes}, seeds=list(inp.seeds), per_seed=per_seed,
-        metrics=metrics, ci95=ci95, main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test_clips": len(rows_per_seed[0]), "test_events": int(rows_per_seed[0][:, [0, 2]].sum()),
-                   "classes": len(classes)},
-        selected={"per_seed": selected},
-    )
+                counts = (onset_counts(refs[i], est, cfg["onset_tolerance_s"])
+                          + segment_counts(refs[i], est, duration, cfg["segment_s"], n_classes))
+                row = rows.setdefault(int(i), {**sample_fields(inp.task, inp.items, int(i)),
+                                               "label": [[on, off, c] for on, off, c in refs[i]], "pred": []})
+                row["pred"].append({"events": [[round(on, 6), round(off, 6), c] for on, off, c in est],
+                                    "counts": [int(v) for v in counts]})
+    samples = list(rows.values())
+    return scored_result(spec, inp, samples, {**cfg, "classes": classes}, list(inp.seeds),
+                         n_samples={"test_clips": len(samples),
+                                    "test_events": sum(r["pred"][0]["counts"][0] + r["pred"][0]["counts"][2]
+                                                       for r in samples),
+                                    "classes": len(classes)},
+                         selected={"per_seed": selected})

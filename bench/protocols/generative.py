@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, main_score_entry, single_threaded
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result, single_threaded
 
 if TYPE_CHECKING:
     import torch
@@ -287,20 +287,6 @@ def _train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[
     return predicted, log
 
 
-def _metrics(names: Sequence[str], stats_per_seed: list[dict[str, np.ndarray]], n_boot: int, prefix: str = ""
-             ) -> tuple[list[dict[str, float]], dict[str, float], dict[str, list[float]]]:
-    """Per seed, mean over seeds and bootstrap CI of each metric from per-item stats."""
-    from bench.stats import bootstrap_ci
-    from bench.textmetrics import corpus_metric
-
-    per_seed = [{prefix + n: corpus_metric(n)(None, s[n]) for n in names} for s in stats_per_seed]
-    mean = {prefix + n: float(np.mean([p[prefix + n] for p in per_seed])) for n in names}
-    n_items = len(stats_per_seed[0][names[0]])
-    ci95 = {prefix + n: list(bootstrap_ci(corpus_metric(n), np.zeros(n_items), [s[n] for s in stats_per_seed],
-                                          n_boot=n_boot)) for n in names}
-    return per_seed, mean, ci95
-
-
 def _text_only(llm: "FrozenLLM", inp: ProtocolInput, config: dict[str, Any], instruction: str, refs: list[Any],
                shots_from: np.ndarray, items: np.ndarray, max_new_tokens: int) -> list[str]:
     """Answers of the frozen LLM given the items' text column instead of the audio (no projector, no training),
@@ -354,6 +340,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
 
     from bench.llm import load_llm, prompt_text
     from bench.protocols.splits import split_indices
+    from bench.scoring import sample_fields
     from bench.textmetrics import NORMALISATION, corpus_metric
 
     task = inp.task
@@ -423,7 +410,6 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     test_refs = [refs[i] for i in tested.tolist()]
     stats = [score_stats(task.label_kind, [p[i] for i in tested.tolist()], test_refs, classes, names)
              for p in predictions]
-    per_seed, metrics, ci95 = _metrics(names, stats, config["n_boot"])
     cost = {"llm_load_s": round(load_s, 2), "train_s": round(sum(r["train_s"] for r in runs), 2),
             "s_per_step": round(float(np.mean([r["s_per_step"] for r in runs])), 4),
             "test_decode_s": round(sum(r["test_decode_s"] for r in runs), 2)}
@@ -436,9 +422,6 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                 upper[i] = text
         cost["text_only_s"] = round(time.perf_counter() - tick, 2)
         upper_stats = score_stats(task.label_kind, [upper[i] for i in tested.tolist()], test_refs, classes, names)
-        _, upper_metrics, upper_ci = _metrics(names, [upper_stats], config["n_boot"], prefix="text_only_")
-        metrics.update(upper_metrics)
-        ci95.update(upper_ci)
     record = {**config, "seeds_used": seeds, "variant": "projector+lora" if config["lora"] else "projector",
               "llm_source": llm.source, "llm_dim": llm.dim, "device": llm.device, "dtype": llm.dtype,
               "stack_frames": k, "token_rate_hz_effective": round(1000.0 / (inp.hop_ms * k), 3),
@@ -453,6 +436,12 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                 for i in tested[:5].tolist()]
     selected = {"metric": spec.main_score, "on": "validation", "decoding": "greedy", "runs": runs, "cost": cost,
                 "examples": examples}
-    return ProtocolResult(kind=spec.kind, config=record, seeds=seeds, per_seed=per_seed, metrics=metrics,
-                          ci95=ci95, main_score=main_score_entry(spec, metrics, ci95), n_samples=n_samples,
-                          selected=selected)
+    rows = []
+    for k, i in enumerate(tested.tolist()):
+        row = {**sample_fields(task, inp.items, i), "label": refs[i],
+               "pred": [{"text": p[i], "stats": {n: st[n][k].tolist() for n in names}}
+                        for p, st in zip(predictions, stats)]}
+        if upper is not None:
+            row["text_only"] = {"text": upper[i], "stats": {n: upper_stats[n][k].tolist() for n in names}}
+        rows.append(row)
+    return scored_result(spec, inp, rows, record, seeds, n_samples=n_samples, selected=selected)

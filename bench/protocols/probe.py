@@ -1,8 +1,9 @@
 """Linear and MLP probes on pooled embeddings.
 
-Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`: each std
-floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range. For every seed and every lr of the grid a fresh
-model is trained with Adam on minibatches; after each epoch it is scored on the validation split (the task's main
+Minibatches hold `batch_size` items, or n_train / 8 (at least 4) when that is smaller (`batch_size_used` in the
+config). Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`:
+each std floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range.
+For every seed and every lr of the grid a fresh model is trained with Adam on minibatches; after each epoch it is scored on the validation split (the task's main
 score), and training stops when that score has not improved for `patience` epochs. The lr and the epoch
 checkpoint with the best validation score are kept and only then is the test split predicted: nothing is chosen
 on test. For k-fold tasks each fold's test part is predicted by that fold's model, so every item is predicted
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result, single_threaded
 from bench.protocols.features import standardiser
 
 if TYPE_CHECKING:
@@ -84,21 +85,26 @@ def prepare(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) 
 def finish(inp: ProtocolInput, spec: "ProtocolSpec", config: dict[str, Any], labels: np.ndarray,
            folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], preds_per_seed: list[np.ndarray],
            seeds: list[int], selected: dict[str, Any]) -> ProtocolResult:
-    """Score each seed's predictions of the tested items and assemble the result."""
-    from bench.stats import score_with_ci
+    """Score each seed's predictions of the tested items (via their sample rows) and assemble the result."""
+    from bench.scoring import sample_fields
 
     tested = np.sort(np.concatenate([test for _, _, test in folds]))
-    preds = [p[tested] for p in preds_per_seed]
-    per_seed, metrics, ci95 = score_with_ci(inp.task.label_kind, labels[tested], preds, n_boot=config["n_boot"])
+    label_list, pred_lists = labels[tested].tolist(), [p[tested].tolist() for p in preds_per_seed]
+    rows = [{**sample_fields(inp.task, inp.items, int(i)), "label": label_list[k],
+             "pred": [pred[k] for pred in pred_lists]} for k, i in enumerate(tested)]
     if len(folds) == 1:
         n_samples = {name: len(part) for name, part in zip(("train", "validation", "test"), folds[0])}
     else:
         n_samples = {"train": round(float(np.mean([len(f[0]) for f in folds]))),
                      "validation": round(float(np.mean([len(f[1]) for f in folds]))), "test": len(tested)}
         config = {**config, "folds": len(folds), "n_samples": KFOLD_N_SAMPLES}
-    return ProtocolResult(kind=spec.kind, config=config, seeds=list(seeds), per_seed=per_seed, metrics=metrics,
-                          ci95=ci95, main_score=main_score_entry(spec, metrics, ci95), n_samples=n_samples,
-                          selected=selected)
+    return scored_result(spec, inp, rows, config, list(seeds), n_samples=n_samples, selected=selected)
+
+
+def scaled_batch_size(configured: int, n_train: int) -> int:
+    """The minibatch size used: the configured one, but at most n_train / 8 (at least 4), so that a small train
+    split still gets several optimiser steps per epoch (with 16 items a batch of 64 is one step an epoch)."""
+    return min(configured, max(4, n_train // 8))
 
 
 def _build(kind: str, d_in: int, d_out: int, config: dict[str, Any]) -> "torch.nn.Module":
@@ -154,7 +160,9 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> 
     preds = [np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32) for _ in inp.seeds]
     runs = []
     x_all = inp.pooled.astype(np.float64)
+    batch_sizes = [scaled_batch_size(config["batch_size"], len(train)) for train, _, _ in folds]
     for fold_index, (train, val, test) in enumerate(folds):
+        fold_config = {**config, "batch_size": batch_sizes[fold_index]}
         mean, std = standardiser(x_all[train])
         x_train, x_val, x_test = (torch.from_numpy(((x_all[part] - mean) / std).astype(np.float32))
                                   for part in (train, val, test))
@@ -183,7 +191,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> 
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(run_seed)  # the same init and batch order for every lr
                     model = _build(spec.kind, x_train.shape[1], n_out, config)
-                    score, epoch, state = _fit(model, x_train, target, x_val, val_score, loss_fn, lr, config,
+                    score, epoch, state = _fit(model, x_train, target, x_val, val_score, loss_fn, lr, fold_config,
                                                torch.Generator().manual_seed(run_seed))
                 finite = state is not None
                 grid.append({"lr": lr, "epoch": epoch, "val_score": sign * score if finite else None})
@@ -202,7 +210,8 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> 
             runs.append({"seed": seed, "fold": fold_name, "lr": lr, "epoch": epoch, "val_score": sign * score,
                          "grid": grid})
     selected = {"metric": spec.main_score, "on": "validation", "runs": runs}
-    return finish(inp, spec, config, labels, folds, preds, inp.seeds, selected)
+    used = batch_sizes[0] if len(set(batch_sizes)) == 1 else batch_sizes
+    return finish(inp, spec, {**config, "batch_size_used": used}, labels, folds, preds, inp.seeds, selected)
 
 
 def run_linear(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -71,10 +71,9 @@ def _pooled_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray
 
 def run_qbe(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Nearest-template keyword spotting by pooled cosine (`accuracy`) and by frame DTW (`accuracy_dtw`)."""
-    from bench.metrics import accuracy
     from bench.protocols.labels import encode_labels
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
 
     cfg = effective_config(inp.task, spec, DEFAULTS, {"pooled_match": POOLED_MATCHES})
     y, classes = encode_labels(inp.task, inp.items)
@@ -109,14 +108,8 @@ def run_qbe(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
             seqs = [sequence(i) for i in templates]
             pred.extend(y[templates[np.argmin(dtw_distances(sequence(i), seqs))]] for i in test_idx)
         dtw_preds.append(np.array(pred, dtype=np.int64))
-    y_true = y[y_test]
-    per_seed = [{"accuracy": accuracy(y_true, pooled_pred), "accuracy_dtw": accuracy(y_true, p)} for p in dtw_preds]
-    metrics = {name: float(np.mean([row[name] for row in per_seed])) for name in per_seed[0]}
-    n_boot, seed0 = cfg["n_boot"], inp.seeds[0]
-    ci95 = {"accuracy": list(bootstrap_ci(accuracy, y_true, [pooled_pred], n_boot=n_boot, seed=seed0)),
-            "accuracy_dtw": list(bootstrap_ci(accuracy, y_true, dtw_preds, n_boot=n_boot, seed=seed0))}
-    return ProtocolResult(
-        kind=spec.kind, config={**cfg, "dtw_stride_frames": stride}, seeds=list(inp.seeds), per_seed=per_seed,
-        metrics=metrics, ci95=ci95, main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test": len(y_true), "classes": len(classes), "dtw_templates": n_templates},
-    )
+    dtw_lists = [p.tolist() for p in dtw_preds]
+    rows = [{**sample_fields(inp.task, inp.items, i), "label": int(y[i]), "pooled": int(pooled_pred[k]),
+             "pred": [p[k] for p in dtw_lists]} for k, i in enumerate(y_test.tolist())]
+    return scored_result(spec, inp, rows, {**cfg, "dtw_stride_frames": stride}, list(inp.seeds),
+                         n_samples={"test": len(rows), "classes": len(classes), "dtw_templates": n_templates})

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
 from bench.protocols.labels import item_id
 from bench.protocols.zeroshot import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, unit, uses_tower
 
@@ -60,25 +60,6 @@ def rank_queries(queries: np.ndarray, query_groups: np.ndarray, gallery: np.ndar
         ap = (precision * top).sum(1) / np.minimum(n_relevant, 10)
     has = n_relevant > 0
     return np.where(has, rank, np.nan), np.where(has, ap, np.nan)
-
-
-def _mean(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
-    """Mean of per-query values (bootstrap-ready)."""
-    w = np.ones((1, len(y_pred))) if weights is None else weights
-    out = (w @ y_pred) / w.sum(1)
-    return float(out[0]) if weights is None else out
-
-
-def _median(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.median(y_pred))
-
-
-def _per_query_metrics(prefix: str, rank: np.ndarray, ap: np.ndarray) -> dict[str, tuple[Any, np.ndarray]]:
-    """metric name -> (function, per-query values) for one direction."""
-    out: dict[str, tuple[Any, np.ndarray]] = {f"{prefix}_r@{k}": (_mean, (rank <= k).astype(np.float64)) for k in KS}
-    out[f"{prefix}_map@10"] = (_mean, ap)
-    out[f"{prefix}_medr"] = (_median, rank)
-    return out
 
 
 def _captions(inp: ProtocolInput, idx: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -126,7 +107,7 @@ def _mean_recall_on(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> C
 def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """a2t / t2a R@1/5/10, mAP@10, median rank; a2a mAP@10 and R@1 by class (module docstring)."""
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
     from bench.text import TEXT_ENCODER, encode_texts
 
     cfg = effective_config(inp.task, spec, DEFAULTS)
@@ -136,13 +117,9 @@ def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     backend = cfg["backend"]
     classes = _classes(inp, cfg["class_column"])
     seeds = inp.seeds[:1] if tower else inp.seeds
-    values: dict[int, dict[str, list[np.ndarray]]] = {s: {} for s in seeds}
-    a2a: dict[str, list[np.ndarray]] = {}
+    preds: dict[int, list[dict[str, Any]]] = {}  # test item -> per seed {"a2t": [rank, ap], "t2a": [...]}
+    a2a: dict[int, list[float] | None] = {}
     selected, n_test, n_captions = [], 0, 0
-
-    def add(store: dict[str, list[np.ndarray]], direction: str, result: tuple[np.ndarray, np.ndarray]) -> None:
-        store.setdefault(f"{direction}_rank", []).append(result[0])
-        store.setdefault(f"{direction}_ap", []).append(result[1])
 
     for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
         texts, owner = _captions(inp, test_idx)
@@ -164,34 +141,23 @@ def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                                                  val_recall, cfg, seed)
                 selected.append({"seed": seed, **info})
                 audio = cmap(inp.pooled[test_idx])
-            for direction, result in _text_retrieval(audio, text, owner, backend).items():
-                add(values[seed], direction, result)
+            found = _text_retrieval(audio, text, owner, backend)
+            a2t = np.stack(found["a2t"], 1).tolist()
+            t2a = np.stack(found["t2a"], 1).tolist()
+            for pos, i in enumerate(test_idx.tolist()):
+                preds.setdefault(i, []).append({"a2t": a2t[pos], "t2a": [t2a[q] for q in np.flatnonzero(owner == pos)]})
         if classes is not None:
             labelled = test_idx[classes[test_idx] >= 0]
             pooled = unit(inp.pooled[labelled])
-            add(a2a, "a2a", rank_queries(pooled, classes[labelled], pooled, classes[labelled], backend, True))
+            rank, ap = rank_queries(pooled, classes[labelled], pooled, classes[labelled], backend, True)
+            for i, r, a in zip(labelled.tolist(), rank.tolist(), ap.tolist()):
+                a2a[i] = None if np.isnan(r) else [r, a]
 
-    per_seed, pred_lists = [], {}
-    for seed in seeds:
-        joined = {k: np.concatenate(v) for k, v in {**values[seed], **a2a}.items()}
-        table = {**_per_query_metrics("a2t", joined["a2t_rank"], joined["a2t_ap"]),
-                 **_per_query_metrics("t2a", joined["t2a_rank"], joined["t2a_ap"])}
-        valid = ~np.isnan(joined["a2a_rank"]) if a2a else np.zeros(0, dtype=bool)
-        if valid.any():
-            table["a2a_map@10"] = (_mean, joined["a2a_ap"][valid])
-            table["a2a_r@1"] = (_mean, (joined["a2a_rank"][valid] <= 1).astype(np.float64))
-        per_seed.append({name: float(fn(vals, vals)) for name, (fn, vals) in table.items()})
-        for name, (fn, vals) in table.items():
-            pred_lists.setdefault(name, (fn, []))[1].append(vals)
-    metrics = {name: float(np.mean([row[name] for row in per_seed])) for name in per_seed[0]}
-    ci95 = {name: list(bootstrap_ci(fn, preds[0], preds, n_boot=cfg["n_boot"], seed=inp.seeds[0]))
-            for name, (fn, preds) in pred_lists.items()}
+    rows = [{**sample_fields(inp.task, inp.items, i), "label": int(classes[i]) if classes is not None else None,
+             "a2a": a2a.get(i), "pred": p} for i, p in preds.items()]
     config = {**cfg, "text_side": "tower" if tower else "probe", "caption_column": inp.task.label_column,
               "class_column": cfg["class_column"] if classes is not None else None,
               "text_encoder": None if tower else TEXT_ENCODER}
-    return ProtocolResult(
-        kind=spec.kind, config=config, seeds=seeds, per_seed=per_seed, metrics=metrics, ci95=ci95,
-        main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test_clips": n_test, "test_captions": n_captions},
-        selected={"probe": selected} if selected else {},
-    )
+    return scored_result(spec, inp, rows, config, seeds,
+                         n_samples={"test_clips": n_test, "test_captions": n_captions},
+                         selected={"probe": selected} if selected else {})

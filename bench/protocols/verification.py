@@ -7,6 +7,7 @@ normalisation with the train split as cohort:
 - `snorm`: symmetric score normalisation, 0.5·((s-μe)/σe + (s-μt)/σt), the statistics taken over the cosines of
   each side with the cohort (the `cohort_top_k` highest of them when set: adaptive s-norm).
 EER and minDCF are threshold-free, so nothing is chosen on test; the validation EER is reported under `selected`.
+Intervals resample test trials, or, when the task declares a `group`, the groups of the trials' enroll items.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -120,8 +121,8 @@ def score_trials(embeddings: np.ndarray, enroll: np.ndarray, test: np.ndarray, c
 
 
 def run_verification(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
-    """EER and minDCF of cosine-scored trials (see the module docstring)."""
-    from bench.stats import bootstrap_ci
+    """EER and minDCF of cosine-scored trials (see the module docstring); a sample row per test trial."""
+    from bench.scoring import sample_fields
 
     cfg = effective_config(inp.task, spec, DEFAULTS, {"score_norm": SCORE_NORMS})
     trials = read_trials(inp)
@@ -130,31 +131,27 @@ def run_verification(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult
     cohort = np.array([i for i, item in enumerate(inp.items) if str(item.get(split_col)) == inp.task.split.train],
                       dtype=np.int64)
 
-    def scored(split: str) -> tuple[np.ndarray, np.ndarray]:
+    def scored(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         rows = [r for r in trials if str(r["split"]) == split]
         enroll = np.array([index[str(r["enroll"])] for r in rows], dtype=np.int64)
         test = np.array([index[str(r["test"])] for r in rows], dtype=np.int64)
         targets = np.array([int(r["target"]) for r in rows], dtype=np.int64)
         scores = score_trials(inp.pooled, enroll, test, inp.pooled[cohort], cfg["score_norm"], cfg["cohort_top_k"])
-        return targets, scores
+        return targets, scores, enroll, test
 
-    y_test, s_test = scored(inp.task.split.test)
+    y_test, s_test, enroll, test = scored(inp.task.split.test)
     n_target = int(y_test.sum())
     if n_target == 0 or n_target == len(y_test):
         raise ValueError(f"{inp.dataset_dir / 'trials.jsonl'}: the '{inp.task.split.test}' trials need both target "
                          f"and non-target pairs; found {n_target} target of {len(y_test)}")
-    metric_fns = {"eer": eer}
-    for p in cfg["p_targets"]:
-        metric_fns[f"min_dcf_{p:g}"] = lambda t, s, p=p: min_dcf(t, s, p)
-    metrics = {name: fn(y_test, s_test) for name, fn in metric_fns.items()}
-    ci95 = {name: list(bootstrap_ci(fn, y_test, [s_test], n_boot=cfg["n_boot"], seed=inp.seeds[0]))
-            for name, fn in metric_fns.items()}
-    y_val, s_val = scored(inp.task.split.validation)
+    rows = []
+    for e, t, target, score in zip(enroll.tolist(), test.tolist(), y_test.tolist(), s_test.tolist()):
+        first, second = sample_fields(inp.task, inp.items, e), sample_fields(inp.task, inp.items, t)
+        rows.append({"id": f"{first['id']}|{second['id']}", "split": inp.task.split.test, "group": first["group"],
+                     "label": target, "pred": [score]})
+    y_val, s_val, _, _ = scored(inp.task.split.validation)
     selected = {"validation_eer": eer(y_val, s_val)} if len(y_val) else {}
-    return ProtocolResult(
-        kind=spec.kind, config=cfg, seeds=inp.seeds[:1], per_seed=[dict(metrics)], metrics=metrics, ci95=ci95,
-        main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test_trials": len(y_test), "test_target_trials": n_target,
-                   "validation_trials": len(y_val), "cohort": len(cohort)},
-        selected=selected,
-    )
+    return scored_result(spec, inp, rows, cfg, inp.seeds[:1],
+                         n_samples={"test_trials": len(y_test), "test_target_trials": n_target,
+                                    "validation_trials": len(y_val), "cohort": len(cohort)},
+                         selected=selected)

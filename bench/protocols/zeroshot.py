@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, main_score_entry, single_threaded
+from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
 
@@ -210,9 +210,8 @@ def _accuracy_on(x: np.ndarray, y: np.ndarray, prompts: np.ndarray,
 
 def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Zero-shot classification by prompts: accuracy on seen, held-out and all classes (module docstring)."""
-    from bench.metrics import accuracy
     from bench.protocols.splits import split_indices
-    from bench.stats import bootstrap_ci
+    from bench.scoring import sample_fields
     from bench.text import TEXT_ENCODER, encode_texts
 
     cfg = effective_config(inp.task, spec, DEFAULTS)
@@ -259,25 +258,20 @@ def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
             if held_ids:
                 preds[seed]["held"].append(_predict(audio, prompts, held_ids))
     test_idx = np.concatenate(test_all)
-    y = code[test_idx]
-    subsets = {"accuracy": ("seen", is_seen[test_idx]), "accuracy_all": ("all", np.ones(len(y), dtype=bool))}
-    if held_ids:
-        subsets["accuracy_heldout"] = ("held", ~is_seen[test_idx])
-    per_seed, ci95 = [{} for _ in seeds], {}
-    for metric, (key, mask) in subsets.items():
-        if not mask.any():
-            which = "held-out" if key == "held" else "seen"
-            raise ValueError(f"{where}: no test item of a {which} class, so '{metric}' is undefined")
-        pred_list = [np.concatenate(preds[s][key])[mask] for s in seeds]
-        for row, p in zip(per_seed, pred_list):
-            row[metric] = accuracy(y[mask], p)
-        ci95[metric] = list(bootstrap_ci(accuracy, y[mask], pred_list, n_boot=cfg["n_boot"], seed=inp.seeds[0]))
-    metrics = {name: float(np.mean([row[name] for row in per_seed])) for name in subsets}
+    if not is_seen[test_idx].any():
+        raise ValueError(f"{where}: no test item of a seen class, so 'accuracy' is undefined")
+    if held_ids and is_seen[test_idx].all():
+        raise ValueError(f"{where}: no test item of a held-out class, so 'accuracy_heldout' is undefined")
+    joined = {s: {key: np.concatenate(v).tolist() if v else [] for key, v in preds[s].items()} for s in seeds}
+    rows = []
+    for k, i in enumerate(test_idx.tolist()):
+        seen = bool(is_seen[i])
+        rows.append({**sample_fields(inp.task, inp.items, i), "label": int(code[i]), "seen": seen,
+                     "pred": [{"seen": joined[s]["seen"][k] if seen else None, "all": joined[s]["all"][k],
+                               "held": joined[s]["held"][k] if held_ids and not seen else None} for s in seeds]})
     config = {**cfg, "text_side": "tower" if tower else "probe", "class_column": column,
               "heldout_classes": held, "text_encoder": None if tower else TEXT_ENCODER}
-    return ProtocolResult(
-        kind=spec.kind, config=config, seeds=seeds, per_seed=per_seed, metrics=metrics, ci95=ci95,
-        main_score=main_score_entry(spec, metrics, ci95),
-        n_samples={"test": len(y), "test_heldout": int((~is_seen[test_idx]).sum()), "classes": len(classes)},
-        selected={"probe": selected} if selected else {},
-    )
+    return scored_result(spec, inp, rows, config, seeds,
+                         n_samples={"test": len(rows), "test_heldout": int((~is_seen[test_idx]).sum()),
+                                    "classes": len(classes)},
+                         selected={"probe": selected} if selected else {})
