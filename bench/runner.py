@@ -109,10 +109,12 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         frames=lambda i: cache.frames(kept_keys[i]), hop_ms=float(encoder.hop_ms), dataset_dir=dataset.root,
         seeds=list(seeds), encode_text=_text_side(encoder),
     )
-    protocols, protocol_s = [], 0.0
+    protocols, protocol_s, sample_rows = [], 0.0, []
     for spec, fn in runnable:
         tick = time.perf_counter()
-        result = fn(inp, spec).to_dict()
+        outcome = fn(inp, spec)
+        sample_rows.extend({"protocol": len(protocols), "kind": spec.kind, **row} for row in outcome.samples)
+        result = outcome.to_dict()
         result["spec_config"] = spec.config
         result["code_sha256"] = code[spec.kind]
         result["seconds"] = round(time.perf_counter() - tick, 3)
@@ -134,6 +136,9 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
                    "protocol_s": round(protocol_s, 3), "audio_seconds_encoded": round(stats.audio_seconds, 2)},
         "cache": {"key": key, "hit": stats.n_encoded == 0, "n_cached": stats.n_cached, "n_encoded": stats.n_encoded},
     })
+    from bench.samples import samples_path, write_samples
+
+    record["samples"] = write_samples(samples_path(path), sample_rows)  # before the JSON that vouches for it
     write_json_atomic(path, record)
     if stats.skipped:
         print(f"[bench] {task.name}: skipped {len(stats.skipped)} bad clip(s) (listed in {path})")
