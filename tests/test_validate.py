@@ -86,3 +86,106 @@ def test_valid_configs_pass_including_nullable_keys():
                                  ({"kind": "generative", "tier": "standard", "prompt": "Say it."}, "multiclass")]:
         task = _task(protocol, label={"kind": label_kind})
         assert validate_protocol_config(task, task.protocols[0]) is None
+
+
+# ---- validate_task: problems found before any encoder is loaded ----
+
+def _items(spec: dict[str, list[str]], label_column: str = "label", split_column: str = "split") -> list[dict]:
+    """Items from {split value: [class of each item]}."""
+    return [{"id": f"{split}{i}", split_column: split, label_column: label}
+            for split, labels in spec.items() for i, label in enumerate(labels)]
+
+
+BALANCED = {"train": ["a"] * 5 + ["b"] * 5, "validation": ["a", "a", "b", "b"], "test": ["a", "b"]}
+
+
+def _invalid(task, items) -> list[str]:
+    """The problem lines of the TaskInvalid that validate_task raises."""
+    from bench.validate import TaskInvalid, validate_task
+
+    with pytest.raises(TaskInvalid) as err:
+        validate_task(task, items)
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith("tasks/demo.yaml: ") and all(line.startswith("- tasks/demo.yaml: ") for line in lines[1:])
+    return lines[1:]
+
+
+def _validate(task, items) -> list[str]:
+    from bench.validate import validate_task
+
+    return validate_task(task, items)
+
+
+def test_a_sound_task_passes_without_warnings():
+    assert _validate(_task({"kind": "linear"}), _items(BALANCED)) == []
+
+
+def test_every_problem_is_listed_at_once():
+    task = _task({"kind": "linear", "lr": [0.1]}, split={"column": "split", "validation": "val"})
+    problems = _invalid(task, _items(BALANCED))
+    assert len(problems) == 2
+    assert "unknown config key(s) lr" in problems[0]
+    assert "no item has split = 'val' (values present: test, train, validation); set split.validation" in problems[1]
+
+
+def test_missing_split_column_lists_the_fields_present():
+    [problem] = _invalid(_task({"kind": "linear"}), _items(BALANCED, split_column="part"))
+    assert "has no split column 'split'" in problem and "nor have 15 other items" in problem
+    assert "fields present: id, label, part" in problem
+
+
+def test_wrong_label_column_lists_the_fields_present():
+    task = _task({"kind": "linear"}, label={"kind": "multiclass", "column": "class"})
+    [problem] = _invalid(task, _items(BALANCED))
+    assert "no item has the label column 'class' (field label.column)" in problem and "id, label, split" in problem
+
+
+@pytest.mark.parametrize("extra_split, lacking", [("test", "no train and no validation item"),
+                                                  ("validation", "no train item")])
+def test_a_class_missing_from_train_or_validation_is_refused(extra_split, lacking):
+    spec = {k: list(v) for k, v in BALANCED.items()}
+    spec[extra_split] += ["c", "c"]
+    [problem] = _invalid(_task({"kind": "linear"}), _items(spec))
+    assert f"class 'c' has {lacking}" in problem and f"{extra_split} 2" in problem
+
+
+def test_a_class_without_validation_items_is_refused():
+    spec = {**BALANCED, "train": BALANCED["train"] + ["c"] * 5}
+    [problem] = _invalid(_task({"kind": "linear"}), _items(spec))
+    assert "class 'c' has no validation item (clips per split: train 5)" in problem
+
+
+def test_a_class_with_a_single_clip_is_refused():
+    spec = {**BALANCED, "train": BALANCED["train"] + ["lonely"]}
+    [problem] = _invalid(_task({"kind": "linear"}), _items(spec))
+    assert "1 class(es) have a single clip: 'lonely' (train)" in problem
+
+
+def test_an_empty_label_cell_is_refused_naming_the_item():
+    items = _items(BALANCED)
+    items[3]["label"] = " "
+    [problem] = _invalid(_task({"kind": "linear"}), items)
+    assert "item 'train3', label column 'label': the class name is empty" in problem
+
+
+def test_per_item_problems_are_capped_and_counted():
+    items = _items(BALANCED)
+    for item in items:
+        item["label"] = None
+    problems = _invalid(_task({"kind": "linear"}), items)
+    assert len(problems) == 6 and problems[-1].endswith(f"... and {len(items) - 5} more items with label problems")
+
+
+def test_few_train_items_per_class_give_a_warning():
+    spec = {"train": ["a", "a", "b", "b", "b", "c", "c", "c", "c", "c"], "validation": ["a", "b", "c"],
+            "test": ["a", "b", "c"]}
+    assert _validate(_task({"kind": "linear"}), _items(spec)) == [
+        "tasks/demo.yaml: 2 class(es) have fewer than 5 train items: 'a' (2), 'b' (3)"]
+
+
+def test_fewer_validation_items_than_classes_give_a_warning():
+    task = _task({"kind": "linear"}, label={"kind": "multilabel"})
+    spec = {"train": [["a"]] * 5 + [["b"]] * 5 + [["c"]] * 5 + [[]], "validation": [["a", "b"], ["c"]],
+            "test": [["a"], ["b", "c"]]}
+    assert _validate(task, _items(spec)) == ["tasks/demo.yaml: 2 validation items for 3 classes: selection on "
+                                             "validation will be noisy"]
