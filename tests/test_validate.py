@@ -189,3 +189,116 @@ def test_fewer_validation_items_than_classes_give_a_warning():
             "test": [["a"], ["b", "c"]]}
     assert _validate(task, _items(spec)) == ["tasks/demo.yaml: 2 validation items for 3 classes: selection on "
                                              "validation will be noisy"]
+
+
+def test_a_multilabel_tag_only_in_test_is_refused_and_empty_tag_lists_are_fine():
+    task = _task({"kind": "linear"}, label={"kind": "multilabel"})
+    spec = {"train": [["a"]] * 5 + [["b"]] * 5 + [[]], "validation": [["a"], ["b"]], "test": [["a", "rare"], ["rare"]]}
+    [problem] = _invalid(task, _items(spec))
+    assert "class 'rare' has no train and no validation item (clips per split: test 2)" in problem
+    spec["test"] = [["a"], ["b"]]
+    assert _validate(task, _items(spec)) == []
+
+
+def _kfold_items(classes_per_fold: dict[int, str]) -> list[dict]:
+    return [{"id": f"f{fold}-{i}", "fold": fold, "label": c}
+            for fold, classes in classes_per_fold.items() for i, c in enumerate(classes * 5)]
+
+
+def test_kfold_every_class_needs_a_train_item_in_every_rotation():
+    task = _task({"kind": "linear"}, split={"column": "fold", "folds": [1, 2, 3]})
+    assert _validate(task, _kfold_items({1: "ab", 2: "ab", 3: "ab"})) == []
+    # 'c' only in folds 1 and 2: when fold 1 is tested, fold 2 validates and fold 3 alone trains
+    [problem] = _invalid(task, _kfold_items({1: "abc", 2: "abc", 3: "ab"}))
+    assert "class 'c' has no train item when fold '1' is the test fold" in problem
+
+
+def test_kfold_a_class_missing_from_one_fold_of_four_is_a_warning():
+    task = _task({"kind": "linear"}, split={"column": "fold", "folds": [1, 2, 3, 4]})
+    warnings = _validate(task, _kfold_items({1: "abc", 2: "abc", 3: "abc", 4: "ab"}))
+    assert warnings == ["tasks/demo.yaml: 1 class(es) are missing from some fold, so some rotations validate "
+                        "without them: 'c'"]
+
+
+def test_kfold_fold_values_absent_are_listed():
+    task = _task({"kind": "linear"}, split={"column": "fold", "folds": [1, 2, 3]})
+    [problem] = _invalid(task, _kfold_items({1: "ab", 2: "ab"}))
+    assert "the fold '3' split is empty: no item has fold = '3' (values present: 1, 2); set split.folds" in problem
+
+
+@pytest.mark.parametrize("label_kind, protocol, label, fix", [
+    ("captions", {"kind": "retrieval", "main_score": "a2t_r@1"}, "", "a caption string"),
+    ("transcripts", {"kind": "generative", "main_score": "wer"}, ["a list"], "a non-empty transcript"),
+    ("events", {"kind": "events", "main_score": "onset_f1"}, [[2.0, 1.0, "dog"]], "0 <= onset < offset"),
+    ("segments", {"kind": "diarization", "main_score": "der"}, 3, "RTTM file"),
+])
+def test_other_label_kinds_check_what_their_protocols_read(label_kind, protocol, label, fix):
+    good = {"captions": "a dog barks", "transcripts": "hello there", "events": [[0.5, 1.0, "dog"]],
+            "segments": [[0.0, 1.0, "s1"]]}[label_kind]
+    task = _task(protocol, label={"kind": label_kind})
+    items = [{"id": f"{s}{i}", "split": s, "label": good} for s in ("train", "validation", "test") for i in range(2)]
+    assert _validate(task, items) == []
+    items[4]["label"] = label
+    [problem] = _invalid(task, items)
+    assert "item 'test0', label column 'label'" in problem and fix in problem
+    [problem] = _invalid(task, [dict(it, split="dev" if it["split"] == "validation" else it["split"]) for it in
+                                items[:4] + items[5:]])
+    assert "no item has split = 'validation' (values present: dev, test, train)" in problem
+
+
+def test_verification_needs_no_label_column_but_its_split_values():
+    task = _task({"kind": "verification", "main_score": "eer"}, label={"kind": "trials", "column": "speaker"})
+    items = [{"id": f"{s}{i}", "split": s} for s in ("train", "validation", "test") for i in range(2)]
+    assert _validate(task, items) == []
+    problems = _invalid(task, items[:2])  # train only: one line for each empty part
+    assert [p.split(": ")[1] for p in problems] == ["the validation split is empty", "the test split is empty"]
+
+
+def test_a_protocol_that_cannot_score_the_label_kind_is_refused():
+    task = _task({"kind": "linear", "main_score": "accuracy"}, label={"kind": "captions"})
+    [problem] = _invalid(task, _items(BALANCED))
+    assert "protocol 'linear' scores multiclass, multilabel, regression labels, not 'captions'" in problem
+
+
+def test_a_main_score_of_another_label_kind_is_refused():
+    task = _task({"kind": "linear", "main_score": "accuracy"}, label={"kind": "regression"})
+    items = [{"id": f"{s}{i}", "split": s, "label": float(i)} for s in ("train", "validation", "test") for i in range(3)]
+    [problem] = _invalid(task, items)
+    assert "main_score 'accuracy' is not computed for regression labels; choose one of mae, r2" in problem
+
+
+def test_regression_labels_must_be_finite_numbers():
+    task = _task({"kind": "linear"}, label={"kind": "regression"})
+    items = [{"id": f"{s}{i}", "split": s, "label": float(i)} for s in ("train", "validation", "test") for i in range(3)]
+    assert _validate(task, items) == []
+    items[2]["label"] = "tall"
+    [problem] = _invalid(task, items)
+    assert "item 'train2', label column 'label': a regression label must be a finite number" in problem
+
+
+def test_counting_needs_speaker_counts():
+    task = _task({"kind": "counting", "main_score": "accuracy"})
+    spec = {"train": ["1", "2"] * 5, "validation": ["1", "2"], "test": ["1", "2"]}
+    assert _validate(task, _items(spec)) == []
+    spec["test"] = ["1", "two"]
+    problems = _invalid(task, _items(spec))
+    assert any("protocol 'counting' needs a speaker count (1, 2, ...), got 'two'" in p for p in problems)
+
+
+def test_the_group_column_must_be_filled_in():
+    task = _task({"kind": "linear"}, group="speaker")
+    items = [dict(it, speaker=f"s{i % 3}") for i, it in enumerate(_items(BALANCED))]
+    assert _validate(task, items) == []
+    items[0]["speaker"] = ""
+    [problem] = _invalid(task, items)
+    assert "1 item(s) have no value in the group column 'speaker' (field group): train0" in problem
+
+
+def test_every_shipped_task_has_valid_protocols():
+    """Only parses (nothing is generated): each built-in task's protocol configs, label kinds and main scores."""
+    from bench.catalog import all_tasks
+    from bench.validate import _protocol_problems
+
+    tasks = all_tasks()
+    assert tasks
+    assert {name: _protocol_problems(task) for name, task in tasks.items() if _protocol_problems(task)} == {}
