@@ -52,3 +52,26 @@ def test_empty_split_names_file_column_and_value():
 def test_identical_split_values_are_refused():
     with pytest.raises(ValueError, match="must differ"):
         split_indices(_task({"column": "split", "validation": "train"}), [{"id": "a", "split": "train"}])
+
+
+def test_problems_list_the_values_present_and_every_empty_part():
+    from bench.protocols.splits import split_problems
+
+    items = [{"id": "a", "split": "train"}, {"id": "b", "split": "dev"}, {"id": "c", "split": "eval"}]
+    problems = split_problems(_task({"column": "split"}), items)
+    assert problems == [
+        "tasks/t.yaml: the validation split is empty: no item has split = 'validation' (values present: dev, eval, "
+        "train); set split.validation to one of them",
+        "tasks/t.yaml: the test split is empty: no item has split = 'test' (values present: dev, eval, train); "
+        "set split.test to one of them"]
+    assert split_problems(_task({"column": "split", "validation": "dev", "test": "eval"}), items) == []
+
+
+def test_a_missing_split_column_counts_the_items_and_lists_the_fields():
+    from bench.protocols.splits import split_problems
+
+    items = [{"id": f"i{k}", "part": "train", "label": "x"} for k in range(8)]
+    [problem] = split_problems(_task({"column": "split"}), items)
+    assert problem == ("tasks/t.yaml: item 'i0' has no split column 'split' (nor have 7 other items: i1, i2, i3, i4, "
+                       "i5 ... (7 in all)); add it to the manifest, or set split.column to the column holding the "
+                       "split (fields present: id, label, part)")
