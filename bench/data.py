@@ -139,7 +139,10 @@ def _builtin_hashes(root: Path) -> dict[str, str]:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+    """None, a blank string or NaN (a missing cell in parquet)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _item_id(where: str, row: dict[str, Any], task: TaskSpec) -> str:

@@ -10,7 +10,6 @@ existed compare as "unknown" (two unknowns agree; unknown and a hash differ).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any, Callable
 
 UNKNOWN = "unknown"

@@ -187,7 +187,7 @@ def test_an_empty_label_cell_is_refused_not_made_a_class(tone_dataset):
     for empty in ("", None):
         rows[5]["label"] = empty
         (tone_dataset / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        with pytest.raises(DatasetError, match=r"manifest\.jsonl:6 \(item 'train_low_5'\): empty label in column 'label'"):
+        with pytest.raises(DatasetError, match=r"manifest\.jsonl:6 \(item 'train_low_5'\): empty label in column"):
             load_dataset(_task("manifest", tone_dataset))
     (tone_dataset / "manifest.jsonl").unlink()
     rows[5]["label"] = ""
