@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+MAX_ABS_SAMPLE = 1e4  # decoded float audio is nominally within ±1; far beyond this the file is corrupt
+
 
 class BadAudio(ValueError):
-    """A clip that cannot be used: unreadable, empty, non-finite or of an unexpected shape."""
+    """A clip that cannot be used: unreadable, empty, non-finite, absurdly loud or of an unexpected shape."""
 
 
 def _open(source: str | Path | bytes):
@@ -44,7 +46,7 @@ def load_audio(source: str | Path | bytes, target_rate: int, channels: str, wher
 
     channels: "mix" averages all channels into one, "first" keeps channel 0, "each" keeps all of them.
     max_seconds crops from the start (after resampling). Raises BadAudio naming `where` on unreadable,
-    empty or non-finite audio.
+    empty or non-finite audio, or samples beyond ±MAX_ABS_SAMPLE.
     """
     import soundfile as sf
 
@@ -57,6 +59,11 @@ def load_audio(source: str | Path | bytes, target_rate: int, channels: str, wher
                        f"run with --on-bad-audio skip")
     if not np.isfinite(data).all():
         raise BadAudio(f"{where}: the audio contains NaN or infinite samples; fix the file or run with "
+                       f"--on-bad-audio skip")
+    peak = float(np.abs(data).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise BadAudio(f"{where}: the audio has samples up to {peak:.3g} (decoded audio should lie within ±1; over "
+                       f"±{MAX_ABS_SAMPLE:g} means a corrupt or mislabelled file); fix the file or run with "
                        f"--on-bad-audio skip")
     wave = data.T  # [C, N]
     if channels == "mix":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,17 +48,27 @@ class ExtractionStats:
 
 
 def encoder_key(encoder: Encoder, layer: str) -> tuple[str, dict[str, Any]]:
-    """Cache key of an encoder configuration, and the description it hashes."""
+    """Cache key of an encoder configuration, and the description it hashes.
+
+    An encoder from outside the harness (`file.py:Class`, `module:Class`, an entry point) is keyed by the sha256
+    of its source file(s) and every constructor argument (captured from its `__init__` signature), so editing its
+    code or changing an argument never reuses old embeddings. The built-in wrappers keep the key they always had
+    (their `wrapper_version` and the arguments they record), so existing caches stay valid.
+    """
+    source = encoder.source_sha256()
+    builtin = source is None
     description = {
         "class": f"{type(encoder).__module__}.{type(encoder).__qualname__}",
         "wrapper_version": encoder.wrapper_version,
         "weights_sha256": encoder.weights_sha256(),
-        "init_args": encoder.init_args,
+        "init_args": getattr(encoder, "_wrapper_init_args", encoder.init_args) if builtin else encoder.init_args,
         "sample_rate": encoder.sample_rate,
         "max_seconds": encoder.max_seconds,
         "layer": layer,
         "dtype": encoder.dtype,
     }
+    if not builtin:
+        description["source_sha256"] = source
     return f"{encoder.name}-{stable_hash(description)[:16]}", description
 
 
@@ -105,16 +116,70 @@ def pad_batch(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return waves, mask
 
 
+class EncoderOutputError(ValueError):
+    """Frames or mask that break the encoder contract; `row` is the batch row at fault (None: the whole batch)."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is None:
+        return type(value).__name__
+    return f"{type(value).__name__} of shape {list(shape)} and dtype {dtype}"
+
+
+def check_output(encoder: Encoder, out: Any, n_rows: int) -> None:
+    """Raise EncoderOutputError unless `out` keeps the contract for a batch of `n_rows`: frames a floating tensor
+    [B, T, embed_dim]; mask a torch.bool tensor [B, T] whose True frames form a prefix of each row."""
+    import torch
+
+    frames, mask = getattr(out, "frames", None), getattr(out, "mask", None)
+    if not isinstance(frames, torch.Tensor) or not frames.is_floating_point() or frames.ndim != 3:
+        raise EncoderOutputError(f"frames must be a floating torch tensor [B, T, D], got {_describe(frames)}")
+    if frames.shape[0] != n_rows or frames.shape[2] != encoder.embed_dim:
+        raise EncoderOutputError(f"frames have shape {list(frames.shape)} for a batch of {n_rows} with embed_dim "
+                                 f"{encoder.embed_dim}; expected [{n_rows}, T, {encoder.embed_dim}]")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise EncoderOutputError(f"mask must be a torch.bool tensor [B, T] (an integer mask indexes frames by number "
+                                 f"instead of selecting them), got {_describe(mask)}")
+    if tuple(mask.shape) != tuple(frames.shape[:2]):
+        raise EncoderOutputError(f"mask has shape {list(mask.shape)} but frames have [B, T] = "
+                                 f"{list(frames.shape[:2])}")
+    counts = mask.sum(dim=1)
+    prefix = torch.arange(mask.shape[1], device=mask.device)[None, :] < counts[:, None]
+    gaps = (mask != prefix).any(dim=1).nonzero()
+    if len(gaps):
+        raise EncoderOutputError("mask's valid (True) frames must come first, then padding; this row has padding "
+                                 "between valid frames", row=int(gaps[0]))
+
+
 def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np.ndarray]:
-    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32)."""
+    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32).
+
+    Raises EncoderOutputError when the encoder breaks the contract (see `check_output`) or a valid frame of the
+    chosen layer is NaN or infinite."""
     import torch
 
     waves, mask = pad_batch(rows)
     with torch.inference_mode():
         out = encoder.encode(torch.from_numpy(waves).to(encoder.device), torch.from_numpy(mask).to(encoder.device))
-        feats = select_layer(encoder, out, layer).float().cpu().numpy()
+        check_output(encoder, out, len(rows))
+        selected = select_layer(encoder, out, layer)
+        if not isinstance(selected, torch.Tensor) or selected.ndim != 3 or selected.shape[:2] != out.mask.shape:
+            raise EncoderOutputError(f"layer {layer!r} is {_describe(selected)}; expected [B, T, D] with [B, T] = "
+                                     f"{list(out.mask.shape)} as in the mask")
+        feats = selected.float().cpu().numpy()
         frame_mask = out.mask.cpu().numpy()
-    return [feats[i][frame_mask[i]] for i in range(len(rows))]
+    per_row = [feats[i][frame_mask[i]] for i in range(len(rows))]
+    for i, row in enumerate(per_row):
+        if not np.isfinite(row).all():
+            raise EncoderOutputError("valid frames contain NaN or infinite values (or values beyond float32's "
+                                     "range)", row=i)
+    return per_row
 
 
 def stitch(per_row: list[np.ndarray], n_channels: int) -> np.ndarray:
@@ -138,24 +203,52 @@ class _Unit:
     longest: int
 
 
-def _plan_units(items: list[dict[str, Any]], keys: list[str], encoder: Encoder, cfg: ExtractionConfig,
+Header = tuple[int, int, int]  # (frames, sample_rate, channels) of a file, read without decoding
+
+
+def _read_header(item: dict[str, Any]) -> Header | BadAudio:
+    """An item's audio header, or the BadAudio that explains why it cannot be used."""
+    try:
+        frames, rate, channels = audio_info(item["_audio"], _where(item))
+    except BadAudio as err:
+        return err
+    if frames == 0:
+        return BadAudio(f"{_where(item)}: the audio is empty (0 samples)")
+    return frames, rate, channels
+
+
+def _reject_odd_channel_counts(items: list[dict[str, Any]], headers: list[Header | BadAudio], cfg: ExtractionConfig,
+                               stats: ExtractionStats) -> set[int]:
+    """Under `channels: each` every clip must give the same feature width: the expected channel count is the one
+    most of the manifest's readable items have (cached or not). Items with another count raise one BadAudio naming
+    them all, or under skip are reported; returns their indices."""
+    counts = Counter(h[2] for h in headers if not isinstance(h, BadAudio))
+    if len(counts) < 2:
+        return set()
+    expected, n_expected = counts.most_common(1)[0]
+    odd = [i for i, h in enumerate(headers) if not isinstance(h, BadAudio) and h[2] != expected]
+    majority = (f"the task encodes each channel and most clips ({n_expected} of {sum(counts.values())}) have "
+                f"{expected}")
+    if cfg.on_bad_audio != "skip":
+        listed = ", ".join(f"{_where(items[i])} has {headers[i][2]} channel(s)" for i in odd[:10])
+        more = f" and {len(odd) - 10} more" if len(odd) > 10 else ""
+        _bad(BadAudio(f"{len(odd)} clip(s) differ from the channel count of the rest ({majority}): {listed}{more}; "
+                      f"convert or remove them"), items[odd[0]], cfg, stats)
+    for i in odd:
+        _bad(BadAudio(f"{_where(items[i])}: has {headers[i][2]} channel(s) but {majority}"), items[i], cfg, stats)
+    return set(odd)
+
+
+def _plan_units(todo: list[tuple[dict[str, Any], str, Header | BadAudio]], encoder: Encoder, cfg: ExtractionConfig,
                 stats: ExtractionStats) -> list[_Unit]:
+    """(item, clip key, header) of the clips to encode -> units of work (rows and padded length of each clip)."""
     window = window_samples(encoder)
     units: list[_Unit] = []
-    expected_channels = 0
-    for item, key in zip(items, keys):
-        try:
-            frames, rate, channels = audio_info(item["_audio"], _where(item))
-            if frames == 0:
-                raise BadAudio(f"{_where(item)}: the audio is empty (0 samples)")
-            if cfg.channels == "each":  # every clip must give the same feature width
-                expected_channels = expected_channels or channels
-                if channels != expected_channels:
-                    raise BadAudio(f"{_where(item)}: has {channels} channel(s) but the task encodes each channel "
-                                   f"and other clips have {expected_channels}")
-        except BadAudio as err:
-            _bad(err, item, cfg, stats)
+    for item, key, header in todo:
+        if isinstance(header, BadAudio):
+            _bad(header, item, cfg, stats)
             continue
+        frames, rate, channels = header
         length = resampled_length(frames, rate, encoder.sample_rate)
         if cfg.max_seconds is not None:
             length = min(length, int(round(cfg.max_seconds * encoder.sample_rate)))
@@ -191,48 +284,68 @@ def _bad(err: BadAudio, item: dict[str, Any], cfg: ExtractionConfig, stats: Extr
     stats.skipped.append({"id": str(item["id"]), "reason": str(err)})
 
 
+def _output_error(encoder: Encoder, problem: str, where: str) -> EncoderOutputError:
+    reference = encoder.reference or encoder.name
+    return EncoderOutputError(f"encoder '{encoder.name}' broke the encoder contract on {where}: {problem}; nothing "
+                              f"of this batch was cached; run `bench check {reference}` to see every problem")
+
+
 def _encode_batch(encoder: Encoder, good: list[tuple[_Unit, np.ndarray]], cfg: ExtractionConfig,
                   cache: EmbeddingCache, stats: ExtractionStats) -> None:
-    """Encode one batch of decoded clips and store it as one cache shard (a kill loses at most this batch)."""
-    rows, owners = [], []
+    """Encode one batch of decoded clips, check what the encoder returned, and store it as one cache shard (a kill
+    or a broken output loses at most this batch, and never writes part of it)."""
+    rows, owners, row_owner = [], [], []
     window = window_samples(encoder)
     for unit, wave in good:
         unit_rows = split_rows(wave, window)
         rows.extend(unit_rows)
+        row_owner.extend([unit] * len(unit_rows))
         owners.append((unit, len(unit_rows), wave.shape[0]))
-        stats.audio_seconds += wave.shape[1] / encoder.sample_rate
     tick = _sync_time(encoder)
-    per_row = encode_rows(encoder, rows, cfg.layer)
+    try:
+        per_row = encode_rows(encoder, rows, cfg.layer)
+    except EncoderOutputError as err:
+        where = (_where(row_owner[err.row].item) if err.row is not None else
+                 f"the batch of {len(good)} clip(s) starting with {_where(good[0][0].item)}")
+        raise _output_error(encoder, str(err), where) from err
     stats.forward_s += _sync_time(encoder) - tick
     keys, clips, cursor = [], [], 0
     for unit, n_rows, n_channels in owners:
         frames = stitch(per_row[cursor:cursor + n_rows], n_channels)
         cursor += n_rows
-        if not np.isfinite(frames).all():
-            raise ValueError(f"encoder '{encoder.name}' produced NaN/inf for {_where(unit.item)}; "
-                             f"run `bench check {encoder.name}`")
+        if len(frames) == 0:
+            raise _output_error(encoder, "its mask marks no valid frame for this clip", _where(unit.item))
         keys.append(unit.key)
         clips.append(frames)
     cache.write_shard(keys, clips)
     stats.n_encoded += len(keys)
+    stats.audio_seconds += sum(wave.shape[1] / encoder.sample_rate for _, wave in good)
 
 
 def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache,
-            cfg: ExtractionConfig) -> tuple[list[str], ExtractionStats]:
+            cfg: ExtractionConfig) -> tuple[list[str | None], ExtractionStats]:
     """Make sure every item's embedding is in `cache`; return each item's clip key and what was done.
 
     Items whose audio is bad raise BadAudio, or under `on_bad_audio='skip'` are listed in `stats.skipped`
-    (their key is then absent from the cache).
+    (their key is then absent from the cache, or None when the item was rejected whether cached or not: a
+    channel count unlike the rest under `channels: each`). What the encoder returns is checked batch by batch
+    before it is cached (EncoderOutputError names the encoder, the clip and the fix).
     """
     start = time.perf_counter()
     stats = ExtractionStats(n_clips=len(items))
-    keys = [clip_key(item["_hash"], cfg.channels, cfg.max_seconds) for item in items]
-    todo: dict[str, dict[str, Any]] = {}
-    for item, key in zip(items, keys):
-        if key not in cache:
-            todo.setdefault(key, item)
-    stats.n_cached = sum(1 for k in keys if k in cache)
-    units = _plan_units(list(todo.values()), list(todo), encoder, cfg, stats)
+    keys: list[str | None] = [clip_key(item["_hash"], cfg.channels, cfg.max_seconds) for item in items]
+    headers: dict[int, Header | BadAudio] = {}
+    if cfg.channels == "each":  # decide the channel count from the whole manifest before encoding anything
+        headers = {i: _read_header(item) for i, item in enumerate(items)}
+        for i in _reject_odd_channel_counts(items, [headers[i] for i in range(len(items))], cfg, stats):
+            keys[i] = None
+    todo: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key is not None and key not in cache:
+            todo.setdefault(key, index)
+    stats.n_cached = sum(1 for k in keys if k is not None and k in cache)
+    units = _plan_units([(items[i], key, headers[i] if i in headers else _read_header(items[i]))
+                         for key, i in todo.items()], encoder, cfg, stats)
     budget = int(cfg.batch_seconds * encoder.sample_rate)
     batches = _batches(units, budget, cfg.max_batch)
 
