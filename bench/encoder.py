@@ -6,11 +6,14 @@ Loading is lazy: constructing an encoder must be cheap; weights are read in `loa
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import re
+import sys
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 if TYPE_CHECKING:  # torch is imported inside functions only, so that `import bench` stays light
     import torch
@@ -85,14 +88,72 @@ class EncoderCard:
         return out
 
 
+BUILTIN_PACKAGE = "bench."  # classes from modules under this prefix are the harness's own wrappers
+
+
+def _bound_arguments(init: Callable[..., None], self: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The arguments of one `__init__` call by parameter name, defaults applied, `**kwargs` flattened."""
+    bound = inspect.signature(init).bind(self, *args, **kwargs)
+    bound.apply_defaults()
+    params = inspect.signature(init).parameters
+    out: dict[str, Any] = {}
+    for index, (name, value) in enumerate(bound.arguments.items()):
+        if index == 0:  # self
+            continue
+        if params[name].kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif params[name].kind is inspect.Parameter.VAR_POSITIONAL:
+            out[name] = list(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _recording_init(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a subclass `__init__` so that the outermost call records every constructor argument in `init_args`
+    (defaults applied), also those the wrapper never passes to `Encoder.__init__`."""
+
+    @functools.wraps(init)
+    def wrapper(self: "Encoder", *args: Any, **kwargs: Any) -> None:
+        outermost = not self.__dict__.get("_recording_init_args", False)
+        self.__dict__["_recording_init_args"] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outermost:
+                del self.__dict__["_recording_init_args"]
+        if outermost:
+            recorded = dict(getattr(self, "init_args", None) or {})
+            self._wrapper_init_args = recorded
+            self.init_args = {**_bound_arguments(init, self, args, kwargs), **recorded}
+
+    wrapper._records_init_args = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _file_sha256(cls: type) -> str | None:
+    """sha256 of the source file that defines `cls` (the bytes the registry executed, when it loaded the file)."""
+    module = sys.modules.get(cls.__module__)
+    executed = getattr(module, "__bench_source_sha256__", None)
+    if executed:
+        return executed
+    try:
+        path = inspect.getsourcefile(cls) or inspect.getfile(cls)
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except (TypeError, OSError):  # defined interactively or in a module without a file
+        return None
+
+
 class Encoder:
     """Base class of every encoder wrapper.
 
     Subclasses set the class attributes (or override them in `__init__`), implement `encode`, and may
     override `load` (read weights lazily), `weights_sha256` (hash of the weights actually used) and
-    `hidden_state_count`. `init_args` records the constructor arguments so that a result can be reproduced.
-    Set `wrapper_version` higher whenever a change to the wrapper changes its outputs: it is part of the
-    embedding cache key.
+    `hidden_state_count`. `init_args` records the constructor arguments so that a result can be reproduced:
+    every argument of the subclass's `__init__` (defaults applied) is captured automatically. Set
+    `wrapper_version` higher whenever a change to a built-in wrapper changes its outputs: it is part of the
+    embedding cache key (for encoders outside the harness, the source file's hash is part of it too).
     """
 
     name: str = "encoder"
@@ -104,6 +165,17 @@ class Encoder:
     max_seconds: float | None = None
     wrapper_version: ClassVar[str] = "1"
     training_data: ClassVar[str] = "unknown"
+    reference: str | None = None  # how the registry was asked for it (a name, `file.py:Class`, `module:Class`)
+
+    _source_sha256: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Record each subclass's source hash at definition time and wrap its `__init__` to capture arguments."""
+        super().__init_subclass__(**kwargs)
+        cls._source_sha256 = None if cls.__module__.startswith(BUILTIN_PACKAGE) else _file_sha256(cls)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_init_args", False):
+            cls.__init__ = _recording_init(init)  # type: ignore[method-assign]
 
     def __init__(self, **init_args: Any) -> None:
         self.init_args: dict[str, Any] = dict(init_args)
@@ -127,6 +199,16 @@ class Encoder:
     def encode(self, waveforms: "torch.Tensor", mask: "torch.Tensor") -> Frames:
         """Encode a padded batch: waveforms [B, N] float at `sample_rate`, mask [B, N] bool (True = real)."""
         raise NotImplementedError
+
+    def source_sha256(self) -> str | None:
+        """sha256 over the source files of the encoder classes in this class's lineage that are not part of the
+        harness (a user's `file.py:Class` or `module:Class` and any user module it builds on); None for the
+        built-in wrappers, whose outputs are versioned by `wrapper_version` instead."""
+        files = [(c.__module__, c.__qualname__, c.__dict__.get("_source_sha256")) for c in type(self).__mro__
+                 if issubclass(c, Encoder) and not c.__module__.startswith(BUILTIN_PACKAGE)]
+        if not files:
+            return None
+        return hashlib.sha256(json.dumps(files).encode()).hexdigest()
 
     def weights_sha256(self) -> str:
         """Hash identifying the weights; weight-free encoders hash their configuration."""

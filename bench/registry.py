@@ -53,10 +53,12 @@ def _load_file_class(path: Path, attr: str) -> type:
         raise EncoderNotFound(f"encoder file '{path}' does not exist (expected path/to/file.py:ClassName)")
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]  # stable across processes
     module_name = f"bench_user_{path.stem}_{digest}"
+    source = path.read_bytes()  # executed from these bytes (no stale bytecode) and hashed into the cache key
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
+    module.__bench_source_sha256__ = hashlib.sha256(source).hexdigest()
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    exec(compile(source, str(path), "exec"), module.__dict__)
     if not hasattr(module, attr):
         raise EncoderNotFound(f"'{path}' defines no '{attr}'; classes there: "
                               f"{', '.join(n for n, v in vars(module).items() if isinstance(v, type)) or 'none'}")
@@ -97,7 +99,8 @@ def resolve(ref: str) -> tuple[Any, dict]:
 
 
 def build_encoder(ref: str, checkpoint: str | None = None, **init_args: Any) -> Encoder:
-    """Instantiate an encoder from a reference; `checkpoint` is passed to wrappers that take one."""
+    """Instantiate an encoder from a reference; `checkpoint` is passed to wrappers that take one. Every constructor
+    argument ends up in `encoder.init_args` (see `Encoder.__init_subclass__`)."""
     factory, args = resolve(ref)
     args.update(init_args)
     if checkpoint is not None:
@@ -107,4 +110,5 @@ def build_encoder(ref: str, checkpoint: str | None = None, **init_args: Any) -> 
         raise TypeError(f"'{ref}' built a {type(encoder).__name__}, not a bench.encoder.Encoder subclass")
     if ":" not in ref:  # a registered name is the encoder's name in results
         encoder.name = ref
+    encoder.reference = ref  # what to pass to `bench check` or `bench run` to build this encoder again
     return encoder

@@ -4,7 +4,9 @@ import pytest
 from bench.audio import BadAudio
 from bench.cache import EmbeddingCache
 from bench.data import load_dataset
-from bench.extract import ExtractionConfig, _batches, _Unit, encode_clip, encoder_key, extract
+from bench.encoder import Frames
+from bench.encoders.baselines import MFCC
+from bench.extract import EncoderOutputError, ExtractionConfig, _batches, _Unit, encode_clip, encoder_key, extract
 from bench.registry import build_encoder
 from bench.taskspec import parse_task
 
@@ -103,3 +105,132 @@ def test_each_channel_policy_rejects_mixed_channel_counts(tmp_path):
     cache = EmbeddingCache(tmp_path / "cache", "k")
     with pytest.raises(BadAudio, match="'four'.*4 channel"):
         extract(enc, items, cache, ExtractionConfig(channels="each", progress=False))
+
+
+class Faulty(MFCC):
+    """MFCC that breaks one rule of the encoder contract (chosen by `fault`)."""
+
+    name = "faulty"
+
+    def __init__(self, fault: str = "") -> None:
+        super().__init__()
+        self.fault = fault
+
+    def encode(self, waveforms, mask):
+        import torch
+
+        out = super().encode(waveforms, mask)
+        frames, frame_mask = out.frames, out.mask
+        if self.fault == "uint8 mask":
+            frame_mask = frame_mask.to(torch.uint8)
+        elif self.fault == "wrong dim":
+            frames = torch.cat([frames, frames[..., :1]], dim=-1)
+        elif self.fault == "empty mask":
+            frame_mask = torch.zeros_like(frame_mask)
+        elif self.fault == "gap in mask":
+            frame_mask = frame_mask.clone()
+            frame_mask[:, 1] = False
+        elif self.fault == "nan in first row":  # rows are sorted longest first: the longest clip's frames
+            frames = frames.clone()
+            frames[0, 0, 0] = float("nan")
+        return Frames(frames=frames, mask=frame_mask)
+
+
+@pytest.mark.parametrize("fault, problem", [
+    ("uint8 mask", "mask must be a torch.bool tensor"),
+    ("wrong dim", r"expected \[\d+, T, 40\]"),
+    ("empty mask", "marks no valid frame"),
+    ("gap in mask", "must come first"),
+])
+def test_broken_encoder_output_is_refused_before_caching(tone_dataset, tmp_path, fault, problem):
+    enc = Faulty(fault=fault).load()
+    key, desc = encoder_key(enc, "last")
+    cache = EmbeddingCache(tmp_path / "cache", key, desc)
+    items = load_dataset(_task(tone_dataset)).items
+    with pytest.raises(EncoderOutputError, match=rf"encoder 'faulty' .*item '\w+' \(.*\.wav\).*{problem}.*"
+                                                  r"run `bench check faulty`"):
+        extract(enc, items, cache, ExtractionConfig(progress=False, max_batch=8))
+    assert not list(cache.dir.glob("shard-*")), "nothing of a broken batch may reach the cache"
+
+
+def test_nan_frames_name_the_clip_they_belong_to(tone_dataset, tmp_path):
+    import soundfile as sf
+
+    enc = Faulty(fault="nan in first row").load()
+    items = load_dataset(_task(tone_dataset)).items
+    longest = max(items, key=lambda item: sf.info(item["_audio"]).frames)
+    with pytest.raises(EncoderOutputError, match=rf"item '{longest['id']}' .*NaN or infinite"):
+        extract(enc, items, EmbeddingCache(tmp_path / "cache", "k"), ExtractionConfig(progress=False))
+
+
+def test_reference_in_the_error_is_how_the_encoder_was_asked_for(tone_dataset, tmp_path):
+    path = tmp_path / "uint8.py"
+    path.write_text("from test_extract import Faulty\n\nclass U8(Faulty):\n"
+                    "    def __init__(self):\n        super().__init__(fault='uint8 mask')\n")
+    enc = build_encoder(f"{path}:U8").load()
+    items = load_dataset(_task(tone_dataset)).items
+    with pytest.raises(EncoderOutputError, match=rf"run `bench check {path}:U8`"):
+        extract(enc, items, EmbeddingCache(tmp_path / "cache", "k"), ExtractionConfig(progress=False))
+
+
+def test_absurdly_loud_audio_is_bad_audio_not_an_encoder_fault(tone_dataset, tmp_path):
+    import soundfile as sf
+
+    wave = np.zeros(8000, dtype=np.float32)
+    wave[100] = 3e29
+    sf.write(tone_dataset / "audio" / "test_mid_1.wav", wave, 16000, subtype="FLOAT")
+    enc, cache, items = _setup(tone_dataset, tmp_path)
+    with pytest.raises(BadAudio, match=r"test_mid_1.*samples up to 3e\+29.*--on-bad-audio skip"):
+        extract(enc, items, cache, ExtractionConfig(progress=False))
+    keys, stats = extract(enc, items, cache, ExtractionConfig(progress=False, on_bad_audio="skip"))
+    assert [s["id"] for s in stats.skipped] == ["test_mid_1"]
+    assert sum(k in cache for k in keys) == len(items) - 1
+    assert np.isfinite(cache.pooled([k for k in keys if k in cache])).all()
+
+
+def _channel_dataset(root, counts: dict[str, int]):
+    import json
+
+    import soundfile as sf
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, channels in counts.items():
+        sf.write(root / f"{name}.wav", 0.1 * rng.standard_normal((1600, channels)).astype(np.float32), 16000)
+    rows = [{"id": name, "path": f"{name}.wav", "split": "train", "label": "x"} for name in counts]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return load_dataset(_task(root)).items
+
+
+def test_each_channel_count_comes_from_the_whole_manifest(tmp_path):
+    # the odd clip comes first: it must be the one blamed, not the three clips after it
+    items = _channel_dataset(tmp_path / "a", {"odd": 4, "s1": 2, "s2": 2, "s3": 2})
+    enc = build_encoder("mfcc").load()
+    cache = EmbeddingCache(tmp_path / "cache", "k")
+    each = ExtractionConfig(channels="each", progress=False)
+    with pytest.raises(BadAudio, match=r"most clips \(3 of 4\) have 2.*'odd' .*has 4 channel") as caught:
+        extract(enc, items, cache, each)
+    assert "'s1'" not in str(caught.value)
+    assert not list(cache.dir.glob("shard-*")), "nothing is encoded before the channel count is decided"
+
+
+def test_each_channel_with_a_warm_cache_rejects_a_new_odd_clip(tmp_path):
+    enc = build_encoder("mfcc").load()
+    cache = EmbeddingCache(tmp_path / "cache", "k")
+    each = ExtractionConfig(channels="each", progress=False)
+    extract(enc, _channel_dataset(tmp_path / "a", {"m1": 1, "m2": 1, "m3": 1}), cache, each)
+    items = _channel_dataset(tmp_path / "a", {"m1": 1, "m2": 1, "m3": 1, "stereo": 2})
+    with pytest.raises(BadAudio, match="'stereo'.*has 2 channel"):
+        extract(enc, items, cache, each)
+    keys, stats = extract(enc, items, cache, ExtractionConfig(channels="each", progress=False, on_bad_audio="skip"))
+    assert [s["id"] for s in stats.skipped] == ["stereo"] and keys[3] is None
+    assert cache.pooled(keys[:3]).shape == (3, enc.embed_dim)
+
+
+def test_a_cached_clip_with_the_odd_channel_count_is_left_out_too(tmp_path):
+    enc = build_encoder("mfcc").load()
+    cache = EmbeddingCache(tmp_path / "cache", "k")
+    extract(enc, _channel_dataset(tmp_path / "a", {"stereo": 2}), cache, ExtractionConfig(channels="each", progress=False))
+    items = _channel_dataset(tmp_path / "a", {"stereo": 2, "m1": 1, "m2": 1})
+    keys, stats = extract(enc, items, cache, ExtractionConfig(channels="each", progress=False, on_bad_audio="skip"))
+    assert [s["id"] for s in stats.skipped] == ["stereo"] and keys[0] is None and stats.n_cached == 0
