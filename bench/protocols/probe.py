@@ -3,10 +3,10 @@
 Minibatches hold `batch_size` items, or n_train / 8 (at least 4) when that is smaller (`batch_size_used` in the
 config). Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`:
 each std floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range.
-For every seed and every lr of the grid a fresh model is trained with Adam on minibatches; after each epoch it is scored on the validation split (the task's main
-score), and training stops when that score has not improved for `patience` epochs. The lr and the epoch
-checkpoint with the best validation score are kept and only then is the test split predicted: nothing is chosen
-on test. For k-fold tasks each fold's test part is predicted by that fold's model, so every item is predicted
+For every seed and every lr of the grid a fresh model is trained with Adam on minibatches; after each epoch it is
+scored on the validation split (the task's main score), and training stops when that score has not improved for
+`patience` epochs. The lr and the epoch checkpoint with the best validation score are kept and only then is the
+test split predicted: nothing is chosen on test. For k-fold tasks each fold's test part is predicted by that fold's model, so every item is predicted
 once per seed, and the metrics are computed over all items.
 """
 
