@@ -1,170 +1,77 @@
 """`bench check ENCODER`: the conformance suite every encoder passes before its numbers count.
 
-Each check feeds signals made in code (seeded noise, silence, a noise step, band-limited noise) and tests one promise
-of the contract in `bench/encoder.py`. How each check decides:
+Each check feeds signals made in code (`bench/check_signals.py`: seeded noise, silence, a noise step, band-limited
+noise; every clip a prime number of samples, so no length is a multiple of a hop or FFT size) and tests one promise
+of the contract in `bench/encoder.py`. "Offset" below is the window offset measured on the short clip
+(duration / hop_ms minus its valid frames), so centred and uncentred windows are both judged exactly. How each
+check decides:
 
 - card: `card()` validates, `weights_sha256()` is 64 hex digits, `parameter_count()` is an int >= 0.
-- shape: frames [B, T, D] float with D == embed_dim; mask [B, T] bool; every hidden state [B, T, D].
+- shape: frames [B, T, D] with D == embed_dim and dtype float32, float16 or bfloat16; mask [B, T] of dtype
+  torch.bool; every hidden state [B, T, D] of such a float dtype.
 - mask: in each row the valid frames form a prefix, at least one per clip; a clip has as many valid frames padded in
   a batch as alone, and a longer clip at least as many as a shorter one.
 - frame_rate: a short and a long noise clip have duration / hop_ms valid frames (within 2 frames + 5 %), and the
-  difference of the two counts is (difference of durations) / hop_ms within 2 frames + 2 % (window offsets cancel in
+  difference of the two counts is (difference of durations) / hop_ms within 2 frames (window offsets cancel in
   the difference). A wrapper that reads its input at another rate than `sample_rate`, or declares the wrong hop,
   is off by their ratio.
-- sample_rate: noise band-limited to 0.26-0.29 x sample_rate must change the output relative to silence (max-abs
-  change > 1 % of the output's scale): a wrapper that silently resamples to half the declared rate or less, or
-  whose model only sees a lower rate, never sees that band.
+- sample_rate: noise band-limited to 0.26-0.29 x sample_rate must change the output relative to silence, and
+  relative to its mirror image about sample_rate / 4 (the same noise times (-1)^n, at 0.21-0.24 x sample_rate):
+  max-abs change > 1 % of the output's scale each. A wrapper that resamples to half the declared rate with a
+  low-pass never sees the band; one that drops every other sample without a low-pass folds the band onto its
+  mirror and cannot tell the two apart.
 - timing: noise whose band jumps from 0.01-0.08 to 0.12-0.24 x sample_rate at 35 % of the clip (same level, so
   encoders that normalise loudness see it too), against the same clip without the jump: the per-frame distance
   between the two outputs is fitted with two constant segments (least squares), and the change must sit at
-  step time / hop_ms within 3 frames or 25 % of the step time, whichever is larger (frame t describes the audio
-  around t * hop_ms; windowed encoders react up to half a window early or late). Frames in reverse order, or
-  placed by a rate 1.3x off, land outside. Skipped when fewer than 4 frames fit in the native window.
-- batch: the valid frames (and hidden states) of each clip alone equal those of the same clip in a padded batch
-  with a longer clip, within `tolerance`: max |a - b| <= tolerance * max |b|.
+  step time / hop_ms within max(2 hops, 100 ms): frame t describes the audio around t * hop_ms, and a 25-200 ms
+  analysis window moves the fitted change by at most half its length. Frames that lag (or lead) by more, frames
+  in reverse order or placed by a rate 1.3x off, land outside. Skipped when fewer than 4 frames fit in the
+  native window.
+- batch: the valid frames (and hidden states) of a clip alone equal those of the same clip in padded batches of
+  2, 3, 8 and 17 rows (shorter and longer neighbours, the clip first, in the middle and last), within `tolerance`:
+  max |a - b| <= tolerance * max |b|.
+- odd_lengths: clips of prime lengths (0.13 to 1 x the short clip) in one batch each give duration / hop_ms - offset
+  valid frames within 2, at least one, all finite.
 - determinism: the same clip twice gives the same frames and mask, within `tolerance`.
+- reproducible (only with `reference`): the encoder built from its reference in two fresh Python processes, on the
+  CPU, gives the same frames for the same seeded clips within `tolerance` (an unseeded random layer does not).
 - short_input: a 0.1 s clip gives at least one valid frame, all finite.
-- long_input (only with long_input=True): 10 min of noise through the harness's own chunking
-  (`bench.extract.encode_clip`: windows of max_seconds, frames stitched) gives 600 s / hop_ms valid frames
-  (within 2 per window + 2 %), all finite.
 - silence: 1 s of zeros gives finite frames.
-- finite: loud noise (clipped to +-1), very quiet noise (1e-5) and a DC offset give finite frames (no NaN/inf).
+- finite: loud noise (clipped to +-1), very quiet noise (1e-5), a DC offset of 0.5, and quiet noise on that DC
+  offset give finite frames (no NaN/inf).
+- duration: one clip of max(30 s, 200 hops, 1.5 native windows), at most max(120 s, 1.5 windows), through the
+  harness's own chunking (`bench.extract.encode_clip`: windows of max_seconds, frames stitched) gives
+  sum over windows of (window / hop_ms - offset) valid frames within 2 + 1 per window (a hop 2 % off drifts by
+  many frames; a wrapper that stops reading after some seconds falls short), all finite; its last 20 % is
+  high-band noise, and the mean of the last 10 % of frames must differ from that of 65-75 % by more than
+  twice the difference between 45-55 % and 65-75 % (same band), so the end of the clip reaches the output.
+- long_input (only with long_input=True): 10 min of noise the same way, counted the same way, all finite.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
+from bench.check_result import CheckResult, format_report
+from bench.check_duration import check_duration, check_long
+from bench.check_signals import (BAND, SHORT_SECONDS, Output, Runner, Signals, finite, rel_err, short_output,
+                                 window_offset)
 
+if TYPE_CHECKING:
     from bench.encoder import Encoder
 
+__all__ = ["CheckResult", "check_encoder", "format_report", "quick_check"]
+
 DEFAULT_TOLERANCE = 1e-4
-BAND = (0.26, 0.29)  # fractions of the declared sample rate: above the Nyquist frequency of half that rate
 BAND_MIN_CHANGE = 0.01
-STEP_BANDS = ((0.01, 0.08), (0.12, 0.24))  # the timing clip: low-band noise, then high-band noise (same level)
-LONG_SECONDS = 600.0
-SHORT_SECONDS = 0.1
+TIMING_MIN_S = 0.1  # half of a 200 ms analysis window
+BATCH_SIZES = (3, 8, 17)
+FLOAT_DTYPES = ("float32", "float16", "bfloat16")
 
 
-@dataclass
-class CheckResult:
-    """Outcome of one check: its name, whether it passed, and what was measured."""
-
-    name: str
-    passed: bool
-    detail: str
-
-
-@dataclass
-class _Output:
-    """An encode() result on the CPU in float32, with the valid frame count of each clip."""
-
-    frames: torch.Tensor
-    mask: torch.Tensor
-    hidden_states: list | None
-    counts: list[int]
-
-
-def _encode(encoder: Encoder, clips: list[np.ndarray]) -> _Output:
-    """Pad clips into a batch (zeros), encode, and bring the result to the CPU."""
-    import torch
-
-    from bench.extract import pad_batch
-
-    waveforms, mask = (torch.from_numpy(a).to(encoder.device) for a in pad_batch(clips))
-    with torch.no_grad():
-        out = encoder.encode(waveforms, mask)
-    if not hasattr(out, "frames") or not torch.is_tensor(out.frames) or not torch.is_tensor(out.mask):
-        raise TypeError(f"encode() must return Frames(frames=tensor, mask=tensor, ...), got {type(out).__name__}")
-    hidden = None if out.hidden_states is None else [h.detach().float().cpu() for h in out.hidden_states]
-    frame_mask = out.mask.detach().cpu()
-    counts = frame_mask.sum(dim=1).tolist() if frame_mask.ndim == 2 else []
-    return _Output(out.frames.detach().float().cpu(), frame_mask, hidden, [int(c) for c in counts])
-
-
-class _Signals:
-    """The test clips of one encoder, at its declared rate, from one seed."""
-
-    def __init__(self, encoder: Encoder, seed: int) -> None:
-        import numpy as np
-
-        self.sr = int(encoder.sample_rate)
-        self.hop_s = float(encoder.hop_ms) / 1000.0
-        self.rng = np.random.default_rng(seed)
-        self.short_s = max(1.0, 2 * self.hop_s)
-        self.long_s = max(4.0, self.short_s + 12 * self.hop_s)
-        if encoder.max_seconds is not None and self.long_s > encoder.max_seconds:
-            self.long_s = float(encoder.max_seconds)
-            self.short_s = 0.4 * self.long_s
-        self.unit_s = min(1.0, self.long_s)  # silence, band-limited noise and the extremes
-        self.step_s = 0.35 * self.long_s  # off-centre, so frames in reverse order land elsewhere
-        self.short = self.noise(self.short_s, 0.1)
-        before = self.band(self.step_s, STEP_BANDS[0])
-        self.step = np.concatenate([before, self.band(self.long_s - self.step_s, STEP_BANDS[1])])
-        self.no_step = np.concatenate([before, self.band(self.long_s - self.step_s, STEP_BANDS[0])])
-
-    def samples(self, seconds: float) -> int:
-        return max(1, round(seconds * self.sr))
-
-    def noise(self, seconds: float, amplitude: float) -> np.ndarray:
-        import numpy as np
-
-        return (self.rng.standard_normal(self.samples(seconds)) * amplitude).astype(np.float32)
-
-    def band(self, seconds: float, band: tuple[float, float] = BAND) -> np.ndarray:
-        """Noise whose spectrum lies only within band x sample_rate, standard deviation 0.1."""
-        import numpy as np
-
-        n = self.samples(seconds)
-        spectrum = np.fft.rfft(self.rng.standard_normal(n))
-        freqs = np.fft.rfftfreq(n, d=1.0 / self.sr)
-        spectrum[(freqs < band[0] * self.sr) | (freqs > band[1] * self.sr)] = 0.0
-        signal = np.fft.irfft(spectrum, n)
-        return (0.1 * signal / (signal.std() + 1e-12)).astype(np.float32)
-
-
-class _Runner:
-    """Runs each distinct batch once and remembers the result (or the error) for every check that needs it."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
-        self._done: dict[str, _Output | Exception] = {}
-
-    def __call__(self, key: str, clips: Callable[[], list]) -> _Output:
-        if key not in self._done:
-            try:
-                self._done[key] = _encode(self.encoder, clips())
-            except Exception as err:  # reported by every check that needs this batch
-                self._done[key] = err
-        out = self._done[key]
-        if isinstance(out, Exception):
-            raise out
-        return out
-
-
-def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    """max |a - b| relative to max |b|."""
-    if a.numel() == 0:
-        return 0.0
-    return float((a - b).abs().max()) / max(float(b.abs().max()), 1e-6)
-
-
-def _finite(out: _Output) -> bool:
-    import torch
-
-    valid = out.frames[out.mask] if out.mask.shape == out.frames.shape[:2] else out.frames
-    return bool(torch.isfinite(valid).all())
-
-
-# -- the checks ----------------------------------------------------------------------------------------
-def _check_card(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_card(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     card = encoder.card()
     sha = encoder.weights_sha256()
     params = encoder.parameter_count()
@@ -178,11 +85,11 @@ def _check_card(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tu
     return not problems, "; ".join(problems) or detail
 
 
-def _pair(run: _Runner, sig: _Signals) -> _Output:
+def _pair(run: Runner, sig: Signals) -> Output:
     return run("pair", lambda: [sig.short, sig.step])
 
 
-def _check_shape(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_shape(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     import torch
 
     out = _pair(run, sig)
@@ -192,8 +99,13 @@ def _check_shape(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> t
         problems.append(f"frames must be [B=2, T, D], got {list(frames.shape)}")
     elif frames.shape[2] != encoder.embed_dim:
         problems.append(f"frames have D={frames.shape[2]} but embed_dim={encoder.embed_dim}")
+    for what, dtype in [("frames", out.frames_dtype)] + [(f"hidden_states[{i}]", d)
+                                                          for i, d in enumerate(out.hidden_dtypes)]:
+        if str(dtype).removeprefix("torch.") not in FLOAT_DTYPES:
+            problems.append(f"{what} must be float32, float16 or bfloat16, got {dtype}")
+            break
     if mask.dtype != torch.bool:
-        problems.append(f"mask must be bool, got {mask.dtype}")
+        problems.append(f"mask must be torch.bool, got {mask.dtype}")
     if list(mask.shape) != list(frames.shape[:2]):
         problems.append(f"mask must be [B, T] = {list(frames.shape[:2])}, got {list(mask.shape)}")
     for i, hidden in enumerate(out.hidden_states or []):
@@ -201,12 +113,13 @@ def _check_shape(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> t
             problems.append(f"hidden_states[{i}] is {list(hidden.shape)}, frames are {list(frames.shape)}")
             break
     layers = "no hidden states" if out.hidden_states is None else f"{len(out.hidden_states)} hidden states"
-    return not problems, "; ".join(problems) or f"frames {list(frames.shape)}, mask {list(mask.shape)}, {layers}"
+    return not problems, "; ".join(problems) or (f"frames {list(frames.shape)} {out.frames_dtype}, mask "
+                                                 f"{list(mask.shape)} {mask.dtype}, {layers}")
 
 
-def _check_mask(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_mask(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     pair = _pair(run, sig)
-    alone = run("short", lambda: [sig.short])
+    alone = short_output(run, sig)
     mask = pair.mask.bool()
     problems = []
     if (mask[:, 1:] & ~mask[:, :-1]).any():
@@ -224,37 +137,56 @@ def _check_mask(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tu
     return not problems, "; ".join(problems + [detail])
 
 
-def _check_frame_rate(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_frame_rate(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     n_short, n_long = _pair(run, sig).counts
-    expect_short, expect_long = sig.short_s / sig.hop_s, sig.long_s / sig.hop_s
+    short_s, long_s = sig.seconds(sig.short), sig.seconds(sig.step)
+    expect_short, expect_long = short_s / sig.hop_s, long_s / sig.hop_s
     delta, expect_delta = n_long - n_short, expect_long - expect_short
     problems = []
-    for seconds, n, expect in ((sig.short_s, n_short, expect_short), (sig.long_s, n_long, expect_long)):
+    for seconds, n, expect in ((short_s, n_short, expect_short), (long_s, n_long, expect_long)):
         if abs(n - expect) > 2 + 0.05 * expect:
-            problems.append(f"{seconds:g} s gave {n} valid frames, hop_ms={encoder.hop_ms:g} implies {expect:.1f}")
-    if abs(delta - expect_delta) > 2 + 0.02 * expect_delta:
-        rate = delta / (sig.long_s - sig.short_s)
+            problems.append(f"{seconds:.3f} s gave {n} valid frames, hop_ms={encoder.hop_ms:g} implies {expect:.1f}")
+    if abs(delta - expect_delta) > 2:
+        rate = delta / (long_s - short_s)
         problems.append(f"{rate:.2f} frames per second of input at {sig.sr} Hz, hop_ms={encoder.hop_ms:g} declares "
-                        f"{1000 / encoder.hop_ms:.2f}")
-    detail = f"{n_short} and {n_long} valid frames for {sig.short_s:g} s and {sig.long_s:g} s at {sig.sr} Hz"
+                        f"{1000 / encoder.hop_ms:.2f} ({delta} frames between the two clips, expected "
+                        f"{expect_delta:.1f} within 2)")
+    detail = f"{n_short} and {n_long} valid frames for {short_s:.3f} s and {long_s:.3f} s at {sig.sr} Hz"
     return not problems, "; ".join(problems + [detail])
 
 
-def _check_sample_rate(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
-    out = run("silence_band", lambda: [sig.noise(sig.unit_s, 0.0), sig.band(sig.unit_s)])
+def _silence_band(run: Runner, sig: Signals) -> Output:
+    """Three rows: zeros, band-limited noise at 0.26-0.29 x rate, and that noise mirrored about rate / 4."""
+    import numpy as np
+
+    def clips():
+        band = sig.band(sig.unit_s)
+        mirror = band * np.where(np.arange(len(band)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+        return [np.zeros_like(band), band, mirror]
+
+    return run("silence_band", clips)
+
+
+def _check_sample_rate(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
+    out = _silence_band(run, sig)
     n = min(out.counts)
-    silence, band = out.frames[0, :n], out.frames[1, :n]
-    scale = max(float(silence.abs().max()), float(band.abs().max()), 1e-6)
+    silence, band, mirror = out.frames[0, :n], out.frames[1, :n], out.frames[2, :n]
+    scale = max(float(silence.abs().max()), float(band.abs().max()), float(mirror.abs().max()), 1e-6)
     change = float((band - silence).abs().max()) / scale
+    aliased = float((band - mirror).abs().max()) / scale
     lo, hi = BAND[0] * sig.sr, BAND[1] * sig.sr
-    detail = f"noise in {lo:.0f}-{hi:.0f} Hz changes the output by {change:.3g} of its scale relative to silence"
+    detail = (f"noise in {lo:.0f}-{hi:.0f} Hz changes the output by {change:.3g} of its scale relative to silence "
+              f"and by {aliased:.3g} relative to its mirror image at {sig.sr / 2 - hi:.0f}-{sig.sr / 2 - lo:.0f} Hz")
     if change <= BAND_MIN_CHANGE:
         return False, (f"{detail} (needs > {BAND_MIN_CHANGE}): the encoder does not see that band, so it works "
                        f"below the declared {sig.sr} Hz (silent resampling?); declare the rate it really uses")
+    if aliased <= BAND_MIN_CHANGE:
+        return False, (f"{detail} (needs > {BAND_MIN_CHANGE}): the band folds onto its mirror, as when every other "
+                       f"sample is dropped without a low-pass filter (aliasing); low-pass before decimating")
     return True, detail
 
 
-def _check_timing(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_timing(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     import torch
 
     step = run("step", lambda: [sig.step])
@@ -269,90 +201,107 @@ def _check_timing(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> 
     left, right = cumsum[:-1], cumsum[-1] - cumsum[:-1]
     split = int(torch.argmax(left**2 / k + right**2 / (n - k))) + 1
     before, after = float(distance[:split].mean()), float(distance[split:].mean())
-    expected = sig.step_s / sig.hop_s
-    allowed = max(3.0, 0.25 * expected)
-    detail = (f"the output changes at frame {split} ({split * sig.hop_s:.2f} s), the step is at frame "
-              f"{expected:.1f} ({sig.step_s:g} s); allowed +-{allowed:.1f} frames")
+    step_s = sig.samples(sig.step_s) / sig.sr
+    expected = step_s / sig.hop_s
+    allowed_s = max(2 * sig.hop_s, TIMING_MIN_S)
+    detail = (f"the output changes at frame {split} ({split * sig.hop_s:.3f} s), the step is at frame "
+              f"{expected:.1f} ({step_s:.3f} s): {(split - expected) * sig.hop_s * 1000:+.0f} ms; allowed "
+              f"+-{allowed_s * 1000:.0f} ms (max of 2 hops and {TIMING_MIN_S * 1000:.0f} ms)")
     if after <= before:
         return False, f"the output after the step does not differ more than before it; {detail}"
-    return abs(split - expected) <= allowed, detail
+    return abs(split - expected) * sig.hop_s <= allowed_s, detail
 
 
-def _check_batch(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _compare_rows(batch: Output, row: int, single: Output, label: str, problems: list[str]) -> float:
+    """Relative max-abs difference of row `row` of `batch` and the only row of `single` (frames, hidden states)."""
+    n = single.counts[0]
+    if batch.counts[row] != n:
+        problems.append(f"{label}: {n} valid frames alone but {batch.counts[row]} in the batch")
+        return 0.0
+    worst = rel_err(batch.frames[row, :n], single.frames[0, :n])
+    if (batch.hidden_states is None) != (single.hidden_states is None):
+        problems.append(f"{label}: hidden_states present in one call and not in the other")
+    for batched_layer, single_layer in zip(batch.hidden_states or [], single.hidden_states or []):
+        worst = max(worst, rel_err(batched_layer[row, :n], single_layer[0, :n]))
+    return worst
+
+
+def _check_batch(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     pair = _pair(run, sig)
-    alone = [run("short", lambda: [sig.short]), run("step", lambda: [sig.step])]
-    worst, problems = 0.0, []
-    for row, single in enumerate(alone):
-        n = single.counts[0]
-        if pair.counts[row] != n:
-            problems.append(f"clip {row} has {n} valid frames alone but {pair.counts[row]} in the batch")
-            continue
-        worst = max(worst, _rel_err(pair.frames[row, :n], single.frames[0, :n]))
-        if (pair.hidden_states is None) != (single.hidden_states is None):
-            problems.append("hidden_states present in one call and not in the other")
-        for batched_layer, single_layer in zip(pair.hidden_states or [], single.hidden_states or []):
-            worst = max(worst, _rel_err(batched_layer[row, :n], single_layer[0, :n]))
+    alone = short_output(run, sig)
+    problems: list[str] = []
+    worst = max(_compare_rows(pair, 0, alone, "the short clip in a batch of 2", problems),
+                _compare_rows(pair, 1, run("step", lambda: [sig.step]), "the long clip in a batch of 2", problems))
+    pool = sig.neighbours(sum(BATCH_SIZES) - len(BATCH_SIZES))
+    batches = {3: [sig.short] + pool[:2],  # first, then a shorter and a longer neighbour
+               8: pool[2:5] + [sig.short] + pool[5:9],  # in the middle
+               17: pool[:16][::-1] + [sig.short]}  # last, neighbours in another order
+    for size, rows in batches.items():
+        batch = run(f"batch{size}", lambda rows=rows: rows)
+        row = next(i for i, clip in enumerate(rows) if clip is sig.short)
+        worst = max(worst, _compare_rows(batch, row, alone, f"the short clip in a batch of {size}", problems))
     if worst > tol:
-        problems.append(f"valid frames differ between a clip alone and padded in a batch by {worst:.3g} "
+        problems.append(f"valid frames differ between a clip alone and in padded batches by {worst:.3g} "
                         f"(relative max-abs; tolerance {tol:g})")
-    return not problems, "; ".join(problems) or f"alone vs padded in a batch: {worst:.3g} (tolerance {tol:g})"
+    sizes = ", ".join(str(s) for s in (2,) + BATCH_SIZES)
+    return not problems, "; ".join(problems) or f"alone vs in batches of {sizes}: {worst:.3g} (tolerance {tol:g})"
 
 
-def _check_determinism(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
-    first = run("short", lambda: [sig.short])
+def _check_odd_lengths(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
+    clips = sig.odd_lengths()
+    out = run("odd", lambda: clips)
+    offset = window_offset(run, sig)
+    problems = []
+    for i, clip in enumerate(clips):
+        expected = len(clip) / sig.sr / sig.hop_s - offset
+        if out.counts[i] < 1 or abs(out.counts[i] - expected) > 2:
+            problems.append(f"{len(clip)} samples gave {out.counts[i]} valid frames, expected {expected:.1f} within 2")
+    if not finite(out):
+        problems.append("NaN or inf in the valid frames")
+    lengths = ", ".join(str(len(c)) for c in clips)
+    return not problems, "; ".join(problems) or f"{lengths} samples gave {out.counts} valid frames, finite"
+
+
+def _check_determinism(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
+    first = short_output(run, sig)
     second = run("short_again", lambda: [sig.short])
     if first.counts != second.counts or not bool((first.mask == second.mask).all()):
         return False, f"the mask changed between two identical calls ({first.counts} vs {second.counts})"
-    err = _rel_err(second.frames[second.mask], first.frames[first.mask])
+    err = rel_err(second.frames[second.mask.bool()], first.frames[first.mask.bool()])
     return err <= tol, f"two identical calls differ by {err:.3g} (tolerance {tol:g})"
 
 
-def _check_short(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_short(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     out = run("tiny", lambda: [sig.noise(SHORT_SECONDS, 0.1)])
     if out.counts[0] < 1:
         return False, f"a {SHORT_SECONDS:g} s clip gave no valid frame"
-    if not _finite(out):
+    if not finite(out):
         return False, f"a {SHORT_SECONDS:g} s clip gave NaN or inf"
     return True, f"a {SHORT_SECONDS:g} s clip gave {out.counts[0]} valid frame(s), finite"
 
 
-def _check_silence(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_silence(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     import torch
 
-    out = run("silence_band", lambda: [sig.noise(sig.unit_s, 0.0), sig.band(sig.unit_s)])
+    out = _silence_band(run, sig)
     valid = out.frames[0, : out.counts[0]]
-
     bad = int((~torch.isfinite(valid)).sum())
     return bad == 0, f"{sig.unit_s:g} s of zeros: {bad} non-finite values in {valid.numel()}"
 
 
-def _check_finite(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
+def _check_finite(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     import numpy as np
     import torch
 
     def clips():
         loud = np.clip(sig.noise(sig.unit_s, 1.0), -1.0, 1.0)
-        return [loud, sig.noise(sig.unit_s, 1e-5), np.full(sig.samples(sig.unit_s), 0.5, dtype=np.float32)]
+        dc = np.full(sig.samples(sig.unit_s), 0.5, dtype=np.float32)
+        return [loud, sig.noise(sig.unit_s, 1e-5), dc, dc + sig.noise(sig.unit_s, 1e-5)]
 
     out = run("extremes", clips)
-    names = ("loud noise", "quiet noise (1e-5)", "DC offset 0.5")
+    names = ("loud noise", "quiet noise (1e-5)", "DC offset 0.5", "quiet noise (1e-5) on a DC offset of 0.5")
     bad = [name for i, name in enumerate(names) if not bool(torch.isfinite(out.frames[i, : out.counts[i]]).all())]
-    return not bad, f"NaN or inf for: {', '.join(bad)}" if bad else "loud noise, quiet noise and DC give finite frames"
-
-
-def _check_long(encoder: Encoder, run: _Runner, sig: _Signals, tol: float) -> tuple[bool, str]:
-    import numpy as np
-
-    from bench.extract import encode_clip, window_samples
-
-    frames = encode_clip(encoder, sig.noise(LONG_SECONDS, 0.1)[None, :])
-    window = window_samples(encoder)
-    windows = 1 if window is None else math.ceil(sig.samples(LONG_SECONDS) / window)
-    expected = LONG_SECONDS / sig.hop_s
-    finite = bool(np.isfinite(frames).all())
-    detail = (f"{LONG_SECONDS:g} s in {windows} window(s) gave {len(frames)} valid frames "
-              f"(hop_ms implies {expected:.0f}), {'finite' if finite else 'NaN or inf present'}")
-    return finite and abs(len(frames) - expected) <= 2 * windows + 0.02 * expected, detail
+    return not bad, f"NaN or inf for: {', '.join(bad)}" if bad else f"{', '.join(names)}: finite frames"
 
 
 CHECKS: dict[str, Callable] = {
@@ -363,25 +312,34 @@ CHECKS: dict[str, Callable] = {
     "sample_rate": _check_sample_rate,
     "timing": _check_timing,
     "batch": _check_batch,
+    "odd_lengths": _check_odd_lengths,
     "determinism": _check_determinism,
+    "reproducible": None,  # needs the reference: bench.check_process
     "short_input": _check_short,
     "silence": _check_silence,
     "finite": _check_finite,
+    "duration": check_duration,
 }
+QUICK = ["card", "shape", "mask", "frame_rate", "batch", "odd_lengths", "determinism", "reproducible", "finite"]
 
 
 def check_encoder(encoder: Encoder, long_input: bool = False, tolerance: float = DEFAULT_TOLERANCE,
-                  seed: int = 0, only: list[str] | None = None) -> list[CheckResult]:
+                  reference: str | None = None, checkpoint: str | None = None, seed: int = 0,
+                  only: list[str] | None = None) -> list[CheckResult]:
     """Run the conformance suite on `encoder` (loaded here if it is not yet); one CheckResult per check.
 
-    `long_input` adds the 10-minute check; `only` restricts the run to the named checks.
+    `long_input` adds the 10-minute check; `reference` (the string the encoder was built from, with its
+    `checkpoint`) adds building it in two fresh processes; `only` restricts the run to the named checks.
     """
+    from bench.check_process import check_fresh_processes
+
     try:
         encoder.load(encoder.device, encoder.dtype)
     except Exception as err:
         return [CheckResult("load", False, f"{type(err).__name__}: {err}")]
-    sig, run = _Signals(encoder, seed), _Runner(encoder)
-    checks = dict(CHECKS, long_input=_check_long) if long_input else dict(CHECKS)
+    sig, run = Signals(encoder, seed), Runner(encoder)
+    checks = dict(CHECKS, long_input=check_long) if long_input else dict(CHECKS)
+    checks["reproducible"] = lambda *_: check_fresh_processes(reference, checkpoint, tolerance)
     if only is not None:
         unknown = set(only) - set(checks)
         if unknown:
@@ -397,11 +355,6 @@ def check_encoder(encoder: Encoder, long_input: bool = False, tolerance: float =
     return results
 
 
-def format_report(results: list[CheckResult]) -> str:
-    """A table of the results, one line per check, and a closing count."""
-    width = max((len(r.name) for r in results), default=0)
-    lines = [f"{'PASS' if r.passed else 'FAIL'}  {r.name:<{width}}  {r.detail}" for r in results]
-    passed = sum(r.passed for r in results)
-    failed = [r.name for r in results if not r.passed]
-    lines.append(f"{passed}/{len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return "\n".join(lines)
+def quick_check(encoder: Encoder, reference: str | None = None, checkpoint: str | None = None) -> list[CheckResult]:
+    """The fast subset `bench run` applies once to an unregistered encoder: no long input, no timing or band."""
+    return check_encoder(encoder, reference=reference, checkpoint=checkpoint, only=QUICK)
