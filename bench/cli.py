@@ -95,7 +95,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bench.registry import build_encoder
 
     encoder = build_encoder(args.encoder, checkpoint=args.checkpoint).load(args.device, args.dtype)
-    results = check_encoder(encoder, long_input=args.long)
+    results = check_encoder(encoder, long_input=args.long, reference=args.encoder, checkpoint=args.checkpoint)
     print(format_report(results))
     return 0 if all(r.passed for r in results) else 1
 
