@@ -107,3 +107,198 @@ def test_leaderboard_tables_and_version_guard(tmp_path, tone_task, tone_dataset)
     mixed = load_results(tmp_path / "res") + load_results(tmp_path / "res2")
     with pytest.raises(MixedVersions, match="test/tones"):
         build(mixed)
+
+
+# -- exact reuse: a stored result stands only for exactly the same inputs ---------------------------------------------
+
+def _rerun_is_reused(capsys, *args, **kwargs) -> bool:
+    capsys.readouterr()
+    bench.run(*args, progress=False, **kwargs)
+    return "result up to date" in capsys.readouterr().out
+
+
+def test_reuse_needs_the_same_dtype(tmp_path, tone_task, capsys):
+    first = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert first["status"] == "ok" and first["on_bad_audio"] == "error"
+    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0],
+                                dtype="bfloat16")
+    record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
+    assert record["env"]["dtype"] == "bfloat16" and record["cache"]["key"] != first["cache"]["key"]
+
+
+def test_reuse_needs_the_same_wrapper_version(tmp_path, tone_task, capsys):
+    from bench.encoders.baselines import MFCC
+
+    class Wrapped(MFCC):
+        wrapper_version = "1"
+
+    Wrapped.name = "wrapped"
+    assert not _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    Wrapped.wrapper_version = "2"  # a wrapper change that alters its outputs
+    assert not _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+
+
+@pytest.mark.parametrize("change", [
+    {"audio": {"pooling": "meanstd"}},
+    {"chance": 0.5},
+    {"audio": {"channels": "first"}},
+    {"audio": {"max_seconds": 1.0}},
+    {"label": {"kind": "multiclass", "column": "pitch_hz"}},
+    {"split": {"column": "split", "validation": "test", "test": "validation"}},
+])
+def test_reuse_needs_the_same_task_spec_even_without_a_version_bump(tmp_path, tone_dataset, capsys, change):
+    task = write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",))
+    first = bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
+    changed = write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",), **change)  # same name, version 1
+    assert changed == task
+    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
+    record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
+    assert record["task"]["version"] == 1 and record["task"]["spec_sha256"] != first["task"]["spec_sha256"]
+
+
+def test_a_result_made_skipping_bad_audio_is_not_reused_by_a_default_run(tmp_path, tone_task, capsys):
+    skip = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], on_bad_audio="skip",
+                     progress=False)[0]
+    assert skip["on_bad_audio"] == "skip"
+    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
+    assert record["on_bad_audio"] == "error"
+
+
+def test_results_record_the_environment_that_can_change_numbers(tmp_path, tone_task):
+    import torch
+
+    record = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert record["env"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert record["env"]["git_dirty"] in (True, False, None)
+    assert record["check"] == {"ran": False, "passed": None, "skipped_by_user": False}  # registered: not checked
+    assert record["warnings"] == [] and len(record["task"]["spec_sha256"]) == 64
+
+
+def test_git_dirty_is_none_outside_a_checkout(monkeypatch):
+    import subprocess
+
+    from bench import results
+
+    results.git_dirty.cache_clear()
+    monkeypatch.setattr(results.subprocess, "run",
+                        lambda *a, **k: subprocess.CompletedProcess(a, 128, stdout="", stderr="not a git repository"))
+    try:
+        assert results.git_dirty() is None
+    finally:
+        results.git_dirty.cache_clear()
+
+
+# -- errors surface early; one failing task does not abort the others -----------------------------------------------
+
+def test_an_invalid_task_is_reported_before_the_encoder_loads_and_the_others_run(tmp_path, tone_task, monkeypatch):
+    from bench.encoders.baselines import MFCC
+
+    broken = write_task(tmp_path / "tasks", tmp_path / "no-such-data", name="test/broken", protocols=("knn",))
+    events = []
+    real_load = MFCC.load
+    monkeypatch.setattr(MFCC, "load", lambda self, *a, **k: events.append("load") or real_load(self, *a, **k))
+    from bench import data
+
+    real_dataset = data.load_dataset
+    monkeypatch.setattr(data, "load_dataset", lambda task, **k: events.append(task.name) or real_dataset(task, **k))
+    records = bench.run("mfcc", tasks=[str(broken), str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)
+    assert events[:3] == ["test/broken", "test/tones", "load"]  # every dataset before the encoder, each once
+    assert events.count("test/tones") == 1
+    bad, good = records
+    assert bad["status"] == "error" and "no-such-data" in bad["error"] and "\n" not in bad["error"]
+    assert bad["protocols"] == [] and good["status"] == "ok"
+    on_disk = json.loads((tmp_path / "res" / "mfcc" / "test__broken.json").read_text())
+    assert on_disk["status"] == "error" and on_disk["error"] == bad["error"]
+    from bench.leaderboard import build
+
+    long, _ = build(load_results(tmp_path / "res"))  # an error record adds no row and breaks nothing
+    assert set(long["task"]) == {"test/tones"}
+
+
+def test_a_task_failing_at_run_time_gets_an_error_record_and_the_suite_goes_on(tmp_path, tone_dataset, monkeypatch):
+    from bench.protocols import registry
+
+    first = write_task(tmp_path / "tasks", tone_dataset, name="test/first", protocols=("linear",))
+    second = write_task(tmp_path / "tasks", tone_dataset, name="test/second", protocols=("knn",))
+    real = registry.protocol_function
+
+    def failing_linear(kind):
+        if kind != "linear":
+            return real(kind)
+
+        def fail(inp, spec):
+            raise RuntimeError("probe diverged\nsecond line")
+        return fail
+
+    monkeypatch.setattr(registry, "protocol_function", failing_linear)
+    records = bench.run("mfcc", tasks=[str(first), str(second)], out=tmp_path / "res", seeds=[0], progress=False)
+    assert [r["status"] for r in records] == ["error", "ok"]
+    assert records[0]["error"] == "RuntimeError: probe diverged; second line"
+
+
+def test_validation_warnings_are_printed_and_stored(tmp_path, tone_task, monkeypatch, capsys):
+    from bench import precheck
+
+    monkeypatch.setattr(precheck, "_validator", lambda: lambda task, items: [f"{task.name}: tiny validation split"])
+    record = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert record["warnings"] == ["test/tones: tiny validation split"]
+    assert "warning: test/tones: tiny validation split" in capsys.readouterr().out
+
+
+# -- unregistered encoders pass the fast conformance checks once per cache key ---------------------------------------
+
+WRAPPER = '''
+from bench.encoders.baselines import MFCC
+
+
+class Mine(MFCC):
+    name = "mine"
+
+
+class Reversed(MFCC):
+    name = "reversed"
+
+    def encode(self, waveforms, mask):
+        out = super().encode(waveforms, mask)
+        out.frames = out.frames.flip(1)  # frames in reverse order (padding lands first): batch, timing fail
+        return out
+'''
+
+
+def test_an_unregistered_encoder_is_checked_once_per_cache_key(tmp_path, tone_task, monkeypatch):
+    from bench import check
+
+    path = tmp_path / "mine.py"
+    path.write_text(WRAPPER)
+    calls = []
+    real = getattr(check, "quick_check", None) or check.check_encoder
+    monkeypatch.setattr(check, "quick_check", lambda enc, ref=None: calls.append(ref) or real(enc, ref), raising=False)
+    first = bench.run(f"{path}:Mine", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
+    assert calls == [f"{path}:Mine"]
+    assert first["check"] == {"ran": True, "passed": True, "skipped_by_user": False}
+    stored = json.loads((bench.paths.cache_dir() / first["cache"]["key"] / "check.json").read_text())
+    assert stored["checks"] and all(c["passed"] for c in stored["checks"])
+    again = bench.run(f"{path}:Mine", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False,
+                      force=True)[0]
+    assert calls == [f"{path}:Mine"] and again["check"]["passed"]  # remembered, not run again
+
+
+def test_a_failing_unregistered_encoder_stops_with_the_fix_unless_no_check(tmp_path, tone_task):
+    import re
+
+    from bench.precheck import EncoderCheckFailed
+
+    path = tmp_path / "mine.py"
+    path.write_text(WRAPPER)
+    ref = f"{path}:Reversed"
+    pattern = rf"'{re.escape(ref)}' failed the conformance check\(s\) [a-z_, ]+; run `bench check {re.escape(ref)}`"
+    with pytest.raises(EncoderCheckFailed, match=pattern + ".*--no-check"):
+        bench.run(ref, tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)
+    assert not (tmp_path / "res" / "reversed").exists()
+    record = bench.run(ref, tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False, check=False)[0]
+    assert record["status"] == "ok"
+    assert record["check"] == {"ran": False, "passed": None, "skipped_by_user": True}
