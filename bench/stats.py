@@ -116,7 +116,8 @@ def wilson_interval(p: float, n: float, z: float = Z95) -> tuple[float, float]:
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if p == 0 else lo), (1.0 if p == 1 else hi)  # exact ends (the formula leaves 1e-17 residues)
 
 
 def interval(metric_fn: Callable, y_true: np.ndarray, preds_per_seed: Sequence[np.ndarray], estimate: float, *,

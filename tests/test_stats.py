@@ -111,3 +111,70 @@ def test_bias_corrected_interval_recentres_a_biased_metric():
     plain_acc = bootstrap_ci(accuracy, labels, [preds])
     bc_acc = bootstrap_ci(accuracy, labels, [preds], estimate=accuracy(labels, preds))
     assert np.allclose(plain_acc, bc_acc, atol=0.02)  # unbiased metric: almost no change
+
+
+def test_wilson_interval_does_not_collapse_and_matches_scipy():
+    from scipy.stats import binomtest
+
+    from bench.stats import wilson_interval
+
+    lo, hi = wilson_interval(0 / 9, 9)
+    assert lo == 0.0 and 0.29 < hi < 0.31
+    for k, n in ((0, 9), (9, 9), (3, 10), (47, 120)):
+        ref = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(k / n, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    assert np.isnan(wilson_interval(0.5, 0)).all()
+
+
+def test_interval_uses_wilson_for_independent_proportions_and_widens_degenerate_bootstraps():
+    from bench.protocols.verification import eer
+    from bench.stats import interval, wilson_interval
+
+    y = np.array([0, 1, 2] * 3)
+    wrong = (y + 1) % 3
+    ci, method = interval(metrics.accuracy, y, [wrong], 0.0, proportion=True)
+    assert method == "wilson" and ci == pytest.approx(list(wilson_interval(0.0, 9)))
+    targets = np.array([1] * 10 + [0] * 30)
+    scores = targets + np.linspace(0, 0.5, 40)  # perfectly separated: every resample has EER 0
+    assert bootstrap_ci(eer, targets, [scores], n_boot=100) == (0.0, 0.0)
+    ci, method = interval(eer, targets, [scores], 0.0, upper=1.0, n_boot=100)
+    assert method == "bootstrap-bc-widened-wilson" and ci[0] == 0.0 and 0.05 < ci[1] < 0.1  # Wilson n = 40 trials
+    ci, method = interval(metrics.mae, y.astype(float), [y.astype(float)], 0.0, upper=None, n_boot=100)
+    assert ci == [0.0, 0.0] and method == "bootstrap-bc"  # unbounded metrics are not widened
+
+
+def test_cluster_interval_is_wider_when_predictions_are_correlated_within_groups():
+    """Known truth: 30 speakers x 10 clips; a speaker's clips are all right or all wrong (70% of speakers right).
+    The effective sample is 30 speakers, not 300 clips: the cluster interval must be about sqrt(10) times wider."""
+    rng = np.random.default_rng(0)
+    speaker_right = rng.random(30) < 0.7
+    groups = [f"s{s}" for s in range(30) for _ in range(10)]
+    y = np.zeros(300, dtype=int)
+    pred = np.where(np.repeat(speaker_right, 10), 0, 1)
+    est = metrics.accuracy(y, pred)
+    item = bootstrap_ci(metrics.accuracy, y, [pred], estimate=est)
+    cluster = bootstrap_ci(metrics.accuracy, y, [pred], estimate=est, groups=groups)
+    assert cluster[0] <= est <= cluster[1]
+    assert (cluster[1] - cluster[0]) > 2.5 * (item[1] - item[0])
+    # with groups of one item each, the cluster bootstrap is the item bootstrap (same draws)
+    singletons = [f"{i:03d}" for i in range(300)]  # sorted like the items: unit k is item k
+    assert bootstrap_ci(metrics.accuracy, y, [pred], groups=singletons) == bootstrap_ci(metrics.accuracy, y, [pred])
+
+
+def test_resampled_groups_are_taken_whole():
+    from bench.stats import group_codes, resample_weights
+
+    codes = group_codes(["b", "a", "b", "c", "a"], 5)
+    assert codes.tolist() == [1, 0, 1, 2, 0]
+    for w in resample_weights(codes, 50, seed=0):
+        assert (w[:, 0] == w[:, 2]).all() and (w[:, 1] == w[:, 4]).all()  # both clips of a group move together
+        assert (w.sum(1) >= 0).all()
+    with pytest.raises(ValueError, match="3 group labels for 5 items"):
+        group_codes(["a", "b", "c"], 5)
+
+
+def test_seed_sd():
+    from bench.stats import seed_sd
+
+    assert seed_sd([{"accuracy": 0.5}]) == {"accuracy": None}
+    assert seed_sd([{"a": 1.0}, {"a": 3.0}]) == {"a": pytest.approx(np.sqrt(2.0))}
