@@ -133,10 +133,27 @@ def _labels(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[list[Any], l
     if "counting" in {spec.kind for spec in task.protocols}:
         for i, item in enumerate(items):
             value = item.get(column)
-            if not (str(value).strip().isdigit() and int(str(value)) >= 1):
+            if not _is_count(value):
                 problems.append(f"{task.file}: item '{item_id(task, item, i)}', label column '{column}': protocol "
                                 f"'counting' needs a speaker count (1, 2, ...), got {value!r}")
     return labels, _capped(problems, "label problems", task)
+
+
+def _is_count(value: Any) -> bool:
+    """A speaker count as the counting protocol reads it: 1, 2, "3" ... (not "03", not 2.5)."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return False
+    return count >= 1 and str(count) == str(value).strip()
+
+
+def _is_event(event: Any) -> bool:
+    """[onset_s, offset_s, label] with 0 <= onset < offset, as the events protocol reads it."""
+    try:
+        return isinstance(event, (list, tuple)) and len(event) == 3 and float(event[1]) > float(event[0]) >= 0
+    except (TypeError, ValueError):
+        return False
 
 
 def _other_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
@@ -152,9 +169,7 @@ def _other_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
     elif kind == "transcripts":
         ok, expected = isinstance(value, str) and bool(value.strip()), "a non-empty transcript string"
     elif kind == "events":
-        ok = isinstance(value, list) and all(
-            isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[0], (int, float))
-            and isinstance(e[1], (int, float)) and 0 <= e[0] < e[1] for e in value)
+        ok = isinstance(value, (list, tuple)) and all(_is_event(e) for e in value)
         expected = "a list of [onset_s, offset_s, label] with 0 <= onset < offset"
     elif kind == "segments":
         ok = isinstance(value, str) and bool(value.strip()) or isinstance(value, list)
