@@ -1,0 +1,98 @@
+"""The `bench` command: one-line errors (tracebacks only with --debug), run summaries and exit codes, validate."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bench.cli import build_parser, main
+from conftest import write_task
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def tone_task(tmp_path, tone_dataset):
+    return write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--encoder", "no-such-encoder", "--tasks", "builtin-quick/keywords"], "unknown encoder 'no-such-encoder'"),
+    (["run", "--encoder", "mfcc", "--tasks", "missing.yaml"], "task file not found: missing.yaml"),
+    (["run", "--encoder", "nowhere/enc.py:Enc", "--tasks", "builtin-quick/keywords"], "encoder file 'nowhere/enc.py'"),
+])
+def test_expected_failures_are_one_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench: error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_task_file_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nversion: one\n")
+    assert main(["run", "--encoder", "mfcc", "--tasks", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"bench: error: {bad}")
+
+
+def test_debug_shows_the_traceback(capsys):
+    with pytest.raises(KeyError, match="unknown encoder"):
+        main(["--debug", "run", "--encoder", "no-such-encoder", "--tasks", "builtin-quick/keywords"])
+    with pytest.raises(KeyError, match="unknown encoder"):
+        main(["run", "--encoder", "no-such-encoder", "--tasks", "builtin-quick/keywords", "--debug"])
+
+
+def test_run_summarises_and_exits_1_when_a_task_failed(tmp_path, tone_task, capsys):
+    broken = write_task(tmp_path / "tasks", tmp_path / "no-such-data", name="test/broken", protocols=("knn",))
+    out = tmp_path / "res"
+    code = main(["run", "--encoder", "mfcc", "--tasks", str(broken), str(tone_task), "--out", str(out),
+                 "--seeds", "0", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "[bench] summary: 1 task result(s) ok, 1 failed" in printed
+    assert "FAILED mfcc on test/broken: DatasetError:" in printed and "no-such-data" in printed
+    assert json.loads((out / "mfcc" / "test__tones.json").read_text())["status"] == "ok"
+    assert main(["run", "--encoder", "mfcc", "--tasks", str(tone_task), "--out", str(out), "--seeds", "0",
+                 "--no-progress"]) == 0
+
+
+def test_validate_checks_tasks_without_an_encoder(tmp_path, tone_task, capsys, monkeypatch):
+    from bench.encoder import Encoder
+
+    monkeypatch.setattr(Encoder, "load", lambda *a, **k: pytest.fail("validate loaded an encoder"))
+    assert main(["validate", str(tone_task), "--no-progress"]) == 0
+    assert "ok      test/tones" in capsys.readouterr().out
+    broken = write_task(tmp_path / "tasks", tmp_path / "no-such-data", name="test/broken", protocols=("knn",))
+    assert main(["validate", str(tone_task), str(broken), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "test/broken: invalid" in printed and "1 task(s) valid, 1 invalid: test/broken" in printed
+
+
+def test_validate_takes_a_suite(monkeypatch, capsys):
+    from bench import precheck
+
+    seen = []
+    monkeypatch.setattr(precheck, "prepare_tasks", lambda tasks, **k: seen.extend(tasks) or [])
+    assert main(["validate", "builtin-quick"]) == 0
+    from bench.catalog import resolve_tasks
+
+    assert [t.name for t in seen] == [t.name for t in resolve_tasks("builtin-quick")] and seen
+
+
+def test_run_help_says_what_file_class_does_and_where_tasks_are_found():
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["run"].format_help().split())
+    assert "runs that file's code" in text and "BENCH_TASKS_PATH" in text and "--no-check" in text
+
+
+def test_an_hf_encoder_without_a_checkpoint_is_one_line():
+    pytest.importorskip("transformers")
+    proc = _cli("check", "hf-whisper", env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("bench: error: hf-whisper needs --checkpoint DIR (a local Hugging Face folder")
+    assert "nothing was downloaded" in lines[-1] and "Traceback" not in proc.stderr
