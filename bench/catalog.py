@@ -158,7 +158,8 @@ def _raise_if_broken(broken: list[BrokenFile], matches) -> None:
 def suite_tasks(name: str, tasks: dict[str, TaskSpec] | None = None, extra_roots: Roots = None,
                 broken_tasks: list[BrokenFile] = ()) -> list[TaskSpec]:
     """The tasks of a suite, in name order; a broken task file the suite would include raises its error."""
-    tasks = all_tasks(extra_roots) if tasks is None else tasks
+    if tasks is None:
+        tasks, broken_tasks = scan_tasks(extra_roots)
     suites, broken_suites = scan_suites(extra_roots)
     if name not in suites:
         _raise_if_broken(broken_suites, lambda declared: declared == name)

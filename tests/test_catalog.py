@@ -78,3 +78,9 @@ def test_extra_roots_are_searched_after_the_environment(tmp_path, user_tasks):
     assert [t.name for t in resolve_tasks(names=["extra/x"], extra_roots=[extra])] == ["extra/x"]
     with pytest.raises(KeyError, match="unknown task 'extra/x'"):
         resolve_tasks(names=["extra/x"])
+
+
+def test_suite_tasks_alone_also_raises_for_a_broken_member(user_tasks):
+    with pytest.raises(TaskSpecError, match=r"bad_field\.yaml"):
+        suite_tasks("mine-all")
+    assert [t.name for t in suite_tasks("mine-ok")] == ["mine/good"]
