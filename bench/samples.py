@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,18 +33,20 @@ def write_samples(path: str | Path, rows: Iterable[dict[str, Any]]) -> dict[str,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")  # same folder: os.replace is atomic
     try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
-            for row in rows:
-                out.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
-                n += 1
+        with open(tmp, "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+                for row in rows:
+                    out.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+                    n += 1
+            raw.flush()
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"file": path.name, "sha256": digest, "rows": n}
+    return {"file": path.name, "sha256": file_sha256(path), "rows": n}
 
 
 def read_samples(path: str | Path) -> list[dict[str, Any]]:
