@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("tinysoundfont")
@@ -15,7 +16,10 @@ pytest.importorskip("pyroomacoustics")
 
 from bench.builtin import GENERATORS, ensure_builtin, file_checksums  # noqa: E402
 from bench.builtin import music, sound, spatial  # noqa: E402
-from bench.builtin.audio_utils import NOTE_NAMES, SPLITS  # noqa: E402
+from bench.builtin.audio_utils import (  # noqa: E402
+    SAMPLE_RATE, SPLITS, active_region, coloured_noise, item_rng, mix, trim,
+)
+from bench.builtin.music import NOTE_NAMES  # noqa: E402
 from bench.taskspec import load_task_file  # noqa: E402
 
 MINE = ("instrument", "pitch", "chord", "sound_events", "sound_scenes", "captions", "spatial")
@@ -48,6 +52,57 @@ def _assert_disjoint(groups: dict[str, set], what: str) -> None:
     for i, a in enumerate(SPLITS):
         for b in SPLITS[i + 1:]:
             assert not groups[a] & groups[b], f"{what} shared by {a} and {b}: {groups[a] & groups[b]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared signal helpers (bench.builtin.audio_utils)
+
+
+@pytest.mark.parametrize("power_of_two", [False, True], ids=["exact-length", "power-of-two"])
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0], ids=["white", "pink", "brown"])
+def test_coloured_noise_has_the_asked_spectral_slope(exponent, power_of_two):
+    """Both variants (music/sound, and speech's power-of-two one) give unit-RMS noise whose Welch power spectrum
+    falls as 1/f**exponent, at a length that is not a power of two."""
+    from scipy.signal import welch
+
+    n = 3 * 2**15 + 5
+    x = coloured_noise(n, np.random.default_rng(0), exponent, power_of_two=power_of_two)
+    assert len(x) == n and np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-6)
+    freqs, psd = welch(x, fs=SAMPLE_RATE, nperseg=4096)
+    band = (freqs >= 100) & (freqs <= 4000)
+    slope = np.polyfit(np.log(freqs[band]), np.log(psd[band]), 1)[0]
+    assert slope == pytest.approx(-exponent, abs=0.15)
+
+
+def test_mix_sums_placed_sources_and_cuts_the_end():
+    ones, twos = np.ones(4, np.float32), np.full(5, 2.0, np.float32)
+    out = mix([(ones, 1), (twos, 3), (ones, 9), (twos, 12)], 10)
+    assert out.dtype == np.float64
+    assert out.tolist() == [0, 1, 1, 3, 3, 2, 2, 2, 0, 1]
+
+
+def test_active_region_and_trim_find_the_loud_frames():
+    t = np.arange(16000) / SAMPLE_RATE
+    x = np.zeros(16000)
+    x[3200:8000] = 0.5 * np.sin(2 * np.pi * 440 * t[3200:8000])
+    x[1600:3200] = 0.01 * np.random.default_rng(0).standard_normal(1600)  # about 31 dB below the tone
+    assert active_region(x) == (1600, 8000)  # within 40 dB: the faint part counts
+    assert active_region(x, floor_db=20.0) == (3200, 8000)
+    assert np.array_equal(trim(x, 20.0), x[3200:8000])
+    assert np.array_equal(trim(x, 35.0, inclusive=True), x[1600:8000])
+    assert active_region(x[:100]) == (0, 100)  # shorter than a frame: all of it
+
+
+def test_item_rng_streams_are_independent_and_reproducible():
+    first = item_rng(0, "stream", 3).random(4)
+    assert np.array_equal(first, item_rng(0, "stream", 3).random(4))
+    for other in (item_rng(1, "stream", 3), item_rng(0, "other", 3), item_rng(0, "stream", 4),
+                  item_rng(0, "stream", 3, "degrade")):
+        assert not np.array_equal(first, other.random(4))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Quick datasets
 
 
 @pytest.mark.parametrize("name", MINE)

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("espeakng_loader", reason="the built-in speech datasets need espeakng-loader")
 
 from bench.builtin import CHECKSUM_FILE, GENERATORS, ensure_builtin, file_checksums  # noqa: E402
-from bench.builtin import espeak, speech  # noqa: E402
+from bench.builtin import espeak, speech, speech_speakers, speech_voices  # noqa: E402
 from bench.taskspec import load_task_file  # noqa: E402
 
 TASKS = ("keywords", "language", "sentences", "speaker_id", "verification", "gender", "prosody", "counting",
@@ -97,6 +97,19 @@ def test_espeak_variants_and_errors():
         espeak.synthesize("hello", "en-us", variant="no-such-variant")
 
 
+def test_text_tables_read_from_the_data_files():
+    """The language-id sentences and the sentence grammar live in bench/builtin/data (shipped in the wheel): every
+    language says the same number of distinct sentences, enough for the train/validation/test sentence split."""
+    languages = speech_voices.LANGUAGES
+    counts = {code: len(set(sentences)) for code, (_, _, sentences) in languages.items()}
+    assert set(counts.values()) == {sum(speech_voices.LANGUAGE_SENTENCE_SPLIT)}, counts
+    assert all(len(sentences) == len(set(sentences)) for _, _, sentences in languages.values())
+    assert all(name and voice for name, voice, _ in languages.values())
+    for table in (speech_voices.SUBJECTS, speech_voices.ACTIONS, speech_voices.WHEN):
+        assert table and len(set(table)) == len(table) and all(isinstance(t, str) and t.strip() == t for t in table)
+    assert len(speech_voices.ACTIONS) >= 10  # the verb phrases are cut 60/20/20 across splits
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Quick datasets
 
@@ -168,7 +181,7 @@ def test_quick_speaker_pitch_does_not_identify_a_variants_two_speakers(quick, na
     clip_pitches: dict[tuple[str, str], list[int]] = {}
     for row in _rows(quick[name]):
         clip_pitches.setdefault((row["variant"], row["speaker"]), []).append(row["clip_pitch"])
-        assert abs(row["clip_pitch"] - row["pitch"]) <= speech.SPEAKER_PITCH_JITTER
+        assert abs(row["clip_pitch"] - row["pitch"]) <= speech_speakers.SPEAKER_PITCH_JITTER
     pairs: dict[str, list[list[int]]] = {}
     for (variant, _), pitches in clip_pitches.items():
         pairs.setdefault(variant, []).append(pitches)

@@ -14,6 +14,7 @@ def test_wheel_installs_and_lists_from_outside_the_repo(tmp_path):
     wheel = next((tmp_path / "dist").glob("bench-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "bench/encoders/baselines.py" in names
+    assert "bench/builtin/data/languages.json" in names  # the speech generators' text tables
     assert any(n.startswith("bench/tasks/suites/") and n.endswith(".yaml") for n in names)
     # the venv sees the already-installed dependencies (no network) but gets bench only from the wheel
     venv = tmp_path / "venv"

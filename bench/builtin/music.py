@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.builtin.audio_utils import (
-    LICENSES, NOTE_NAMES, SPLITS, SR, add_noise, item_rng, normalize_peak, note_name, place, reverb, split_table,
-    tier_sizes, write_card, write_clips,
+    SAMPLE_RATE, SPLITS, add_noise, item_rng, normalize_peak, place, reverb, tier_sizes,
 )
+from bench.builtin.writing import sources_text, split_table, write_card, write_clips
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 RENDER_SR = 32000
 CLIP_S = 1.5
@@ -43,6 +45,7 @@ CHORD_WORDS = {"major": "major", "minor": "minor", "diminished": "diminished", "
 CHORD_TASK_QUALITIES = ("major", "minor", "diminished", "augmented")
 CHORD_TASK_ROOTS = (48, 60)
 INVERSIONS = ("root position", "first inversion", "second inversion", "third inversion")
+MUSIC_SOURCES = ("tinysoundfont", "soundfont", "synthetic")  # keys of `writing.LICENSES` quoted by the cards
 
 
 def soundfont_path() -> Path:
@@ -67,6 +70,11 @@ def instrument_name(program: int) -> str:
         outer, inner = match.groups()
         name = inner if outer in inner else f"{inner} {outer}"
     return name.strip()
+
+
+def note_name(note: int) -> str:
+    """MIDI note number -> scientific pitch name (60 -> 'C4')."""
+    return f"{NOTE_NAMES[note % 12]}{note // 12 - 1}"
 
 
 def note_article(pitch_class: str) -> str:
@@ -116,7 +124,7 @@ class Renderer:
             self.synth.noteoff(0, note)
         chunks.append(self._run(total_s - max(now, hold_s)))
         stereo = np.concatenate(chunks)
-        return soxr.resample(stereo.mean(axis=1).astype(np.float64), RENDER_SR, SR)
+        return soxr.resample(stereo.mean(axis=1).astype(np.float64), RENDER_SR, SAMPLE_RATE)
 
 
 def performed(renderer: Renderer, rng: np.random.Generator, program: int, notes: list[int],
@@ -128,7 +136,7 @@ def performed(renderer: Renderer, rng: np.random.Generator, program: int, notes:
     tuning = float(rng.uniform(-0.25, 0.25))
     delays = sorted(rng.uniform(0.0, strum_s, len(notes)).tolist()) if strum_s else None
     dry = renderer.render(program, notes, velocity, hold, CLIP_S - onset, delays, tuning)
-    x = place(dry, int(CLIP_S * SR), int(onset * SR))
+    x = place(dry, int(CLIP_S * SAMPLE_RATE), int(onset * SAMPLE_RATE))
     rt60 = float(rng.uniform(0.2, 1.2)) if rng.random() < 0.6 else 0.0
     if rt60:
         x = reverb(x, rng, rt60, drr_db=float(rng.uniform(-3.0, 12.0)))
@@ -218,10 +226,6 @@ performances). Captions are made from the metadata (instrument, register or chor
 """
 
 
-def _sources() -> str:
-    return "\n".join(f"- {LICENSES[k]}" for k in ("tinysoundfont", "soundfont", "synthetic"))
-
-
 def generate_instrument(out_dir: Path, tier: str, seed: int) -> None:
     """Instrument family (10 GM families) of single notes; programs disjoint across splits (5/1/2 per family)."""
     per_family = dict(zip(SPLITS, tier_sizes(tier, quick=(24, 8, 12), full=(250, 60, 150))))
@@ -244,7 +248,7 @@ def generate_instrument(out_dir: Path, tier: str, seed: int) -> None:
                   + _programs_text(held),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
-        "Sources and licenses": _sources(),
+        "Sources and licenses": sources_text(*MUSIC_SOURCES),
     })
 
 
@@ -274,7 +278,7 @@ def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
                   + _programs_text(splits),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
-        "Sources and licenses": _sources(),
+        "Sources and licenses": sources_text(*MUSIC_SOURCES),
     })
 
 
@@ -301,5 +305,5 @@ def generate_chord(out_dir: Path, tier: str, seed: int) -> None:
                   "shuffle). Programs:\n\n" + _programs_text(splits),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
-        "Sources and licenses": _sources(),
+        "Sources and licenses": sources_text(*MUSIC_SOURCES),
     })

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.builtin.audio_utils import (
-    LICENSES, SPLITS, SR, active_rms, db_to_gain, item_rng, place, split_table, tier_sizes, write_card,
-    write_manifest, write_wav,
-)
+from bench.builtin.audio_utils import SAMPLE_RATE, SPLITS, active_rms, db_to_gain, item_rng, place, tier_sizes
 from bench.builtin.sound import SYNTHS
+from bench.builtin.writing import sources_text, split_table, write_card, write_manifest, write_wav
 
 SECTORS = ("front", "front-left", "left", "back-left", "back", "back-right", "right", "front-right")
 # Sustained broadband sources only: an impulsive one (knock, footsteps, bell) is mostly silence in a 1 s clip, and
@@ -36,7 +34,7 @@ OUTPUT_GAIN = 0.02  # fixed recording gain: the nearest, loudest sources still p
 def _bandpass(x: np.ndarray, low: float, high: float) -> np.ndarray:
     from scipy.signal import butter, sosfilt
 
-    return sosfilt(butter(4, [low, high], btype="bandpass", fs=SR, output="sos"), x)
+    return sosfilt(butter(4, [low, high], btype="bandpass", fs=SAMPLE_RATE, output="sos"), x)
 
 
 def _envelope(n: int, start: int, length: int, ramp: int) -> np.ndarray:
@@ -52,25 +50,25 @@ def _envelope(n: int, start: int, length: int, ramp: int) -> np.ndarray:
 
 def source_signal(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     """Dry source of `kind` (SOURCE_KINDS), `n` samples, starting 0-0.1 s in and lasting 0.7-0.9 s, unit peak."""
-    onset = int(rng.uniform(0.0, 0.1) * SR)
-    t = np.arange(n) / SR
+    onset = int(rng.uniform(0.0, 0.1) * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
     if kind == "noise burst":
         x = _bandpass(rng.standard_normal(n), rng.uniform(100, 1000), rng.uniform(2000, 7000))
-        x *= _envelope(n, onset, int(rng.uniform(0.7, 0.9) * SR), int(0.01 * SR))
+        x *= _envelope(n, onset, int(rng.uniform(0.7, 0.9) * SAMPLE_RATE), int(0.01 * SAMPLE_RATE))
     elif kind == "voice-like tone":
         from scipy.signal import iirpeak, lfilter
 
         f0 = rng.uniform(90, 250) * (1 + 0.02 * np.sin(2 * np.pi * rng.uniform(4, 6) * t))
-        phase = 2 * np.pi * np.cumsum(f0) / SR
+        phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
         pulses = sum(np.sin(k * phase) / k**1.2 for k in range(1, 40) if k * 250 * 1.02 < 4000)
         formants = (rng.uniform(300, 800), rng.uniform(900, 2300), rng.uniform(2400, 3000))
-        x = sum(lfilter(*iirpeak(f, 8.0, fs=SR), pulses) for f in formants)
+        x = sum(lfilter(*iirpeak(f, 8.0, fs=SAMPLE_RATE), pulses) for f in formants)
         x *= (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(3, 5) * t)) * _envelope(
-            n, onset, int(rng.uniform(0.7, 0.9) * SR), int(0.03 * SR))
+            n, onset, int(rng.uniform(0.7, 0.9) * SAMPLE_RATE), int(0.03 * SAMPLE_RATE))
     else:
         sound = SYNTHS[kind](rng)[0]
         looped = place(np.tile(sound, -(-n // len(sound))), n, onset)
-        x = looped * _envelope(n, onset, int(rng.uniform(0.7, 0.9) * SR), int(0.03 * SR))
+        x = looped * _envelope(n, onset, int(rng.uniform(0.7, 0.9) * SAMPLE_RATE), int(0.03 * SAMPLE_RATE))
     return x / (np.abs(x).max() + 1e-12)
 
 
@@ -110,7 +108,7 @@ def simulate(room: dict, position: np.ndarray, signal: np.ndarray) -> np.ndarray
     from pyroomacoustics.directivities import Cardioid, DirectionVector
 
     absorption, max_order = pra.inverse_sabine(room["rt60"], room["dims"])
-    shoebox = pra.ShoeBox(room["dims"], fs=SR, materials=pra.Material(float(absorption)),
+    shoebox = pra.ShoeBox(room["dims"], fs=SAMPLE_RATE, materials=pra.Material(float(absorption)),
                           max_order=int(min(max_order, MAX_ORDER)))
     angles = room["yaw"] + 360.0 / N_MICS * np.arange(N_MICS)
     mics = np.array([[room["center"][0] + ARRAY_RADIUS * np.cos(np.deg2rad(a)),
@@ -128,7 +126,7 @@ def distance_words(distance: float) -> str:
 
 def spatial_clip(room: dict, sector: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """One 4-channel clip [N, 4] of a random source kind in `sector` of `room`, with its metadata."""
-    n = int(CLIP_S * SR)
+    n = int(CLIP_S * SAMPLE_RATE)
     kind = str(rng.choice(SOURCE_KINDS))
     position, azimuth, elevation, distance = place_source(room, sector, rng)
     dry = source_signal(kind, rng, n)
@@ -192,5 +190,5 @@ def generate_spatial(out_dir: Path, tier: str, seed: int) -> None:
                   "splits. Sectors are balanced within each split.",
         "Sizes": split_table(rows) + "\n\nDistance (m) per split: " + "; ".join(
             f"{s} mean {np.mean(d):.2f}, min {min(d):.2f}, max {max(d):.2f}" for s, d in distances.items()),
-        "Sources and licenses": "\n".join(f"- {LICENSES[k]}" for k in ("pyroomacoustics", "synthetic")),
+        "Sources and licenses": sources_text("pyroomacoustics", "synthetic"),
     })
