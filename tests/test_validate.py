@@ -73,7 +73,8 @@ def test_protocol_config_errors_name_file_protocol_and_key(protocol, key):
 ])
 def test_values_outside_choices_list_the_choices(protocol, label_kind, key, allowed):
     task = _task(protocol, label={"kind": label_kind})
-    with pytest.raises(ValueError, match=rf"tasks/demo.yaml: protocol '{protocol['kind']}': config '{key}' .*{allowed}"):
+    pattern = rf"tasks/demo.yaml: protocol '{protocol['kind']}': config '{key}' .*{allowed}"
+    with pytest.raises(ValueError, match=pattern):
         validate_protocol_config(task, task.protocols[0])
 
 
@@ -106,7 +107,8 @@ def _invalid(task, items) -> list[str]:
     with pytest.raises(TaskInvalid) as err:
         validate_task(task, items)
     lines = str(err.value).splitlines()
-    assert lines[0].startswith("tasks/demo.yaml: ") and all(line.startswith("- tasks/demo.yaml: ") for line in lines[1:])
+    assert lines[0].startswith("tasks/demo.yaml: ")
+    assert all(line.startswith("- tasks/demo.yaml: ") for line in lines[1:])
     return lines[1:]
 
 
@@ -260,16 +262,20 @@ def test_a_protocol_that_cannot_score_the_label_kind_is_refused():
     assert "protocol 'linear' scores multiclass, multilabel, regression labels, not 'captions'" in problem
 
 
+def _regression_items() -> list[dict]:
+    return [{"id": f"{s}{i}", "split": s, "label": float(i)} for s in ("train", "validation", "test") for i in range(3)]
+
+
 def test_a_main_score_of_another_label_kind_is_refused():
     task = _task({"kind": "linear", "main_score": "accuracy"}, label={"kind": "regression"})
-    items = [{"id": f"{s}{i}", "split": s, "label": float(i)} for s in ("train", "validation", "test") for i in range(3)]
+    items = _regression_items()
     [problem] = _invalid(task, items)
     assert "main_score 'accuracy' is not computed for regression labels; choose one of mae, r2" in problem
 
 
 def test_regression_labels_must_be_finite_numbers():
     task = _task({"kind": "linear"}, label={"kind": "regression"})
-    items = [{"id": f"{s}{i}", "split": s, "label": float(i)} for s in ("train", "validation", "test") for i in range(3)]
+    items = _regression_items()
     assert _validate(task, items) == []
     items[2]["label"] = "tall"
     [problem] = _invalid(task, items)
