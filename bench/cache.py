@@ -3,8 +3,11 @@
 Layout: `<cache_dir>/<encoder_key>/shard-<uuid>.npz`. The encoder key hashes everything that changes the
 encoder's output (weights hash, wrapper class and version, constructor arguments, sample rate, layer, dtype,
 chunking); inside it, each clip is addressed by a clip key (audio content hash + channel policy + crop).
-Shards are written to a temporary name and renamed into place, so a killed run leaves only whole shards, and
-the next run encodes just the clips that no shard holds yet. Two tasks over the same clips share embeddings.
+Shards are written to a temporary name (`<name>.tmp<pid>`) and renamed into place, so a killed run leaves only
+whole shards, and the next run encodes just the clips that no shard holds yet. Two tasks over the same clips share
+embeddings. Several processes may use one cache at once: a temporary is removed only when its writer is dead (or it
+is over an hour old), and a shard that cannot be read is moved aside (`*.corrupt`) so its clips are encoded again.
+Frames are stored as float16 unless a shard's values exceed float16's range; then that shard keeps float32.
 """
 
 from __future__ import annotations
@@ -12,11 +15,45 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import time
 import uuid
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+FLOAT16_MAX = 65504.0
+STALE_TEMPORARY_S = 3600.0  # a temporary this old is left over even if its pid now belongs to another process
+_TEMPORARY = re.compile(r"\.tmp(\d+)$")
+SHARD_ARRAYS = ("keys", "mean", "std", "offsets", "frames")
+
+
+def _process_alive(pid: int) -> bool:
+    """True when a process with this pid exists (it may belong to another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_temporary(path: Path, now: float | None = None) -> bool:
+    """True for a `*.tmp<pid>` file whose writer has died or that is older than STALE_TEMPORARY_S."""
+    match = _TEMPORARY.search(path.name)
+    try:
+        age = (now or time.time()) - path.stat().st_mtime
+    except FileNotFoundError:
+        return False  # its writer renamed it into place meanwhile
+    if age > STALE_TEMPORARY_S:
+        return True
+    return match is None or not _process_alive(int(match.group(1)))
 
 
 def stable_hash(payload: Any) -> str:
@@ -30,7 +67,8 @@ def clip_key(audio_hash: str, channels: str, max_seconds: float | None) -> str:
 
 
 class EmbeddingCache:
-    """Shards of pooled embeddings (mean, std; float32) and frames (float16) for one encoder key."""
+    """Shards of pooled embeddings (mean, std; float32) and frames (float16, or float32 when out of float16's
+    range) for one encoder key."""
 
     def __init__(self, root: Path, encoder_key: str, description: dict[str, Any] | None = None) -> None:
         self.dir = Path(root) / encoder_key
@@ -44,13 +82,35 @@ class EmbeddingCache:
 
     # -- index -----------------------------------------------------------------------------------
     def _scan(self) -> None:
-        for stale in self.dir.glob("*.tmp*"):
-            stale.unlink(missing_ok=True)
+        for temporary in self.dir.glob("*.tmp*"):
+            if is_stale_temporary(temporary):
+                temporary.unlink(missing_ok=True)
         for shard in sorted(self.dir.glob("shard-*.npz")):
-            with np.load(shard) as data:
-                keys = data["keys"].tolist()
+            keys = self._read_keys(shard)
             for row, key in enumerate(keys):
                 self._index.setdefault(key, (shard, row))
+
+    @staticmethod
+    def _read_keys(shard: Path) -> list[str]:
+        """The clip keys of a shard; a shard that cannot be read is moved aside (`*.corrupt`) with a warning, and
+        its clips count as not cached."""
+        try:
+            with np.load(shard) as data:
+                missing = [name for name in SHARD_ARRAYS if name not in data.files]
+                if missing:
+                    raise ValueError(f"arrays {', '.join(missing)} are missing")
+                return data["keys"].tolist()
+        except FileNotFoundError:
+            return []
+        except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as err:  # truncated, 0-byte, bad header
+            aside = shard.with_name(shard.name + ".corrupt")
+            try:
+                os.replace(shard, aside)
+            except FileNotFoundError:  # another process moved it first
+                pass
+            warnings.warn(f"embedding cache shard {shard} is unreadable ({type(err).__name__}: {err}); moved it to "
+                          f"{aside.name} and its clips will be encoded again", stacklevel=3)
+            return []
 
     def __contains__(self, key: str) -> bool:
         return key in self._index
@@ -73,9 +133,19 @@ class EmbeddingCache:
         """Store clips (frames [T, D] float32 each) as one new shard, atomically."""
         mean = np.stack([f.mean(axis=0) for f in frames]).astype(np.float32)
         std = np.stack([f.std(axis=0) for f in frames]).astype(np.float32)
+        if not np.isfinite(std).all():  # squares of frames beyond ~1e19 overflow float32: redo in float64
+            std = np.stack([f.astype(np.float64).std(axis=0) for f in frames]).astype(np.float32)
         lengths = np.array([len(f) for f in frames], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
-        stacked = np.concatenate(frames).astype(np.float16)
+        stacked = np.concatenate(frames)
+        largest = float(np.abs(stacked).max()) if stacked.size else 0.0
+        if largest > FLOAT16_MAX:
+            warnings.warn(f"encoder '{self.encoder_key}' produced frames up to {largest:.3g}, beyond float16's range "
+                          f"(±{FLOAT16_MAX:g}); this shard stores its frames as float32 so none become inf",
+                          stacklevel=2)
+            stacked = stacked.astype(np.float32)
+        else:
+            stacked = stacked.astype(np.float16)
         shard = self.dir / f"shard-{uuid.uuid4().hex}.npz"
         tmp = shard.with_name(shard.name + f".tmp{os.getpid()}")
         with open(tmp, "wb") as handle:

@@ -82,7 +82,12 @@ def test_bad_clip_raises_or_is_skipped(tone_dataset, tmp_path):
 
 def test_stale_temporary_shards_are_ignored(tone_dataset, tmp_path):
     enc, cache, items = _setup(tone_dataset, tmp_path)
-    (cache.dir / "shard-dead.npz.tmp123").write_bytes(b"half a shard")
+    import subprocess
+    import sys
+
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    writer.wait()  # a writer that died mid-shard
+    (cache.dir / f"shard-dead.npz.tmp{writer.pid}").write_bytes(b"half a shard")
     reopened = EmbeddingCache(tmp_path / "cache", cache.encoder_key)
     assert not list(reopened.dir.glob("*.tmp*"))
     _, stats = extract(enc, items, reopened, ExtractionConfig(progress=False))
