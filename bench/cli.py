@@ -16,6 +16,9 @@ EPILOG = """examples:
 """
 
 
+ACCEPT_STALE_HELP = ("leaderboard: keep results of a task that differ only in task spec or protocol code (marked "
+                     "with a dagger in the tables) instead of refusing them")
+
 # What a user can cause and fix (bad task files, data, audio, encoder references, folders, checks): one line each.
 # TaskSpecError, DatasetError, BadAudio, TaskInvalid and EncoderCheckFailed are ValueErrors, EncoderNotFound a
 # KeyError, StorageError an OSError.
@@ -34,7 +37,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.leaderboard:
         from bench.leaderboard import write_leaderboard
 
-        for path in write_leaderboard(Path(args.out), Path(args.leaderboard), suite=args.suite):
+        for path in write_leaderboard(Path(args.out), Path(args.leaderboard), suite=args.suite,
+                                      accept_stale=args.accept_stale):
             print(f"[bench] wrote {path}")
     failed = [r for r in records if r.get("status") == "error"]
     print(f"[bench] summary: {len(records) - len(failed)} task result(s) ok, {len(failed)} failed", flush=True)
@@ -103,7 +107,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import write_leaderboard
 
-    for path in write_leaderboard(Path(args.results), Path(args.out), suite=args.suite):
+    for path in write_leaderboard(Path(args.results), Path(args.out), suite=args.suite, accept_stale=args.accept_stale):
         print(f"[bench] wrote {path}")
     return 0
 
@@ -150,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     run.add_argument("--out", default="results", help="results folder (default ./results)")
     run.add_argument("--leaderboard", metavar="DIR", help="also write leaderboard CSV/Markdown into DIR")
+    run.add_argument("--accept-stale", action="store_true", help=ACCEPT_STALE_HELP)
     run.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="probe seeds (default 0 1 2)")
     run.add_argument("--layer", default="last", help="last (default), mean (of all hidden layers) or an index")
     run.add_argument("--cache", help="embedding cache folder (default $BENCH_HOME/cache)")
@@ -180,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--results", default="results", help="results folder (default ./results)")
     lb.add_argument("--out", default="leaderboard", help="output folder (default ./leaderboard)")
     lb.add_argument("--suite", help="restrict to a suite's tasks")
+    lb.add_argument("--accept-stale", action="store_true", help=ACCEPT_STALE_HELP)
     lb.set_defaults(func=_cmd_leaderboard)
 
     val = sub.add_parser("validate", help="load and check tasks' data (no encoder); exit 1 on any problem",

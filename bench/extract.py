@@ -18,6 +18,7 @@ import numpy as np
 from bench.audio import BadAudio, audio_info, load_audio, resampled_length
 from bench.cache import EmbeddingCache, clip_key, stable_hash
 from bench.encoder import Encoder
+from bench.paths import safe_name
 
 
 @dataclass
@@ -69,7 +70,7 @@ def encoder_key(encoder: Encoder, layer: str) -> tuple[str, dict[str, Any]]:
     }
     if not builtin:
         description["source_sha256"] = source
-    return f"{encoder.name}-{stable_hash(description)[:16]}", description
+    return f"{safe_name(encoder.name, 'encoder name')}-{stable_hash(description)[:16]}", description
 
 
 def select_layer(encoder: Encoder, out: Any, layer: str):

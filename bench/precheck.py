@@ -35,10 +35,9 @@ def one_line(err: BaseException) -> str:
 
 
 def _validator():
-    try:
-        from bench.validate import validate_task
-    except ImportError:  # bench.validate is being written (H5); until then tasks are only loaded
-        return None
+    """The task validator (a seam for tests)."""
+    from bench.validate import validate_task
+
     return validate_task
 
 
@@ -54,8 +53,7 @@ def prepare_tasks(tasks: Sequence[TaskSpec], *, data_seed: int, progress: bool,
         entry = PreparedTask(task)
         try:
             entry.dataset = load_dataset(task, seed=data_seed, progress=progress)
-            if validate is not None:
-                entry.warnings = list(validate(task, entry.dataset.items))
+            entry.warnings = list(validate(task, entry.dataset.items))
         except Exception as err:  # reported and recorded; the other tasks go on
             if debug:
                 import traceback
@@ -70,7 +68,8 @@ def prepare_tasks(tasks: Sequence[TaskSpec], *, data_seed: int, progress: bool,
     return prepared
 
 
-def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path, *, skip: bool) -> dict[str, Any]:
+def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path, *, skip: bool,
+                     checkpoint: str | None = None) -> dict[str, Any]:
     """The result's `check` block. A registered encoder (`reference` None or a plain name) is not checked here.
     Any other runs the fast conformance checks once per cache key; the outcome is kept in `cache_folder/check.json`
     so later runs skip them; a failure raises EncoderCheckFailed naming the failed checks and the fix."""
@@ -78,6 +77,7 @@ def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path
         return {"ran": False, "passed": None, "skipped_by_user": False}
     if skip:
         return {"ran": False, "passed": None, "skipped_by_user": True}
+    from bench.check import quick_check
     from bench.results import now_utc, write_json_atomic
 
     path = Path(cache_folder) / CHECK_FILE
@@ -92,7 +92,7 @@ def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path
               f"(remembered in {path})", flush=True)
         stored = {"reference": reference, "created_utc": now_utc(),
                   "checks": [{"name": r.name, "passed": bool(r.passed), "detail": r.detail}
-                             for r in _quick_check(encoder, reference)]}
+                             for r in quick_check(encoder, reference, checkpoint=checkpoint)]}
         write_json_atomic(path, stored)
     failed = [c["name"] for c in stored["checks"] if not c["passed"]]
     if failed:
@@ -100,11 +100,3 @@ def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path
                                  f"`bench check {reference}` for details and fix the wrapper, or pass --no-check to "
                                  f"run it anyway")
     return {"ran": True, "passed": True, "skipped_by_user": False}
-
-
-def _quick_check(encoder: Encoder, reference: str) -> list:
-    from bench import check
-
-    if hasattr(check, "quick_check"):
-        return check.quick_check(encoder, reference)
-    return check.check_encoder(encoder)

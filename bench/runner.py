@@ -221,7 +221,7 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         enc.load(device, dtype)
         key, _ = encoder_key(enc, layer)
         reference = encoder if isinstance(encoder, str) else None
-        check_block = conformance_gate(enc, reference, cache_root / key, skip=not check)
+        check_block = conformance_gate(enc, reference, cache_root / key, skip=not check, checkpoint=checkpoint)
     common = dict(out=out, layer=layer, seeds=list(seeds), on_bad_audio=on_bad_audio, check=check_block)
     records = []
     for index, prep in enumerate(prepared, start=1):

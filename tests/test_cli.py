@@ -96,3 +96,15 @@ def test_an_hf_encoder_without_a_checkpoint_is_one_line():
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("bench: error: hf-whisper needs --checkpoint DIR (a local Hugging Face folder")
     assert "nothing was downloaded" in lines[-1] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [["leaderboard"], ["run", "--encoder", "mfcc", "--leaderboard", "lb"]])
+def test_accept_stale_reaches_the_leaderboard(tmp_path, monkeypatch, command):
+    from bench import leaderboard, runner
+
+    seen = {}
+    monkeypatch.setattr(runner, "run", lambda *a, **k: [])
+    monkeypatch.setattr(leaderboard, "write_leaderboard", lambda *a, **k: seen.update(k) or [])
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 0 and seen["accept_stale"] is False
+    assert main(command + ["--accept-stale"]) == 0 and seen["accept_stale"] is True

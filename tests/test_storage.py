@@ -173,3 +173,15 @@ def test_remove_dead_partials_tolerates_a_missing_folder(tmp_path):
     from bench.builtin import remove_dead_partials
 
     assert remove_dead_partials(tmp_path / "nothing") == []
+
+
+def test_the_cache_folder_of_an_encoder_stays_inside_the_cache():
+    from bench.encoders.baselines import MFCC
+    from bench.extract import encoder_key
+
+    encoder = MFCC()
+    encoder.name = "../../../x"
+    with pytest.raises(ValueError, match="encoder name '../../../x' cannot be used"):
+        encoder_key(encoder, "last")
+    encoder.name = "org/model"
+    assert "/" not in encoder_key(encoder, "last")[0]
