@@ -146,15 +146,3 @@ def seed_sd(per_seed: list[dict[str, float]]) -> dict[str, float | None]:
     if len(per_seed) < 2:
         return {name: None for name in per_seed[0]} if per_seed else {}
     return {name: float(np.std([row[name] for row in per_seed], ddof=1)) for name in per_seed[0]}
-
-
-def score_with_ci(label_kind: str, y_true: np.ndarray, preds_per_seed: Sequence[np.ndarray], n_boot: int = 1000,
-                  seed: int = 0) -> tuple[list[dict[str, float]], dict[str, float], dict[str, list[float]]]:
-    """Every metric of a label kind: per seed, the mean over seeds, and a 95% bootstrap CI of that mean."""
-    from bench.metrics import METRICS, compute_metrics
-
-    per_seed = [compute_metrics(label_kind, y_true, p) for p in preds_per_seed]
-    mean = {name: float(np.mean([s[name] for s in per_seed])) for name in METRICS[label_kind]}
-    ci95 = {name: list(bootstrap_ci(fn, y_true, preds_per_seed, n_boot=n_boot, seed=seed, estimate=mean[name]))
-            for name, fn in METRICS[label_kind].items()}
-    return per_seed, mean, ci95

@@ -1,4 +1,4 @@
-"""bench.stats.bootstrap_ci: hand-checked cases, the batched path against the per-resample loop, speed."""
+"""bench.stats: bootstrap (items and groups), Wilson and widened intervals; bench.scoring.score_samples."""
 
 import time
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import metrics
-from bench.stats import bootstrap_ci, score_with_ci
+from bench.stats import bootstrap_ci
 
 
 def _noisy_predictions(rng, y, accuracy, n_classes):
@@ -78,14 +78,20 @@ def test_fast_enough():
     assert time.perf_counter() - start < 1.0
 
 
-def test_score_with_ci_reports_every_metric():
+def test_score_samples_reports_every_metric_per_seed_with_intervals():
+    from bench.scoring import score_samples
+
     rng = np.random.default_rng(0)
     y = rng.normal(size=100)
     preds = [y + rng.normal(size=100) * 0.1 for _ in range(2)]
-    per_seed, mean, ci = score_with_ci("regression", y, preds, n_boot=200)
-    assert len(per_seed) == 2 and set(mean) == set(ci) == {"mae", "r2"}
-    assert mean["r2"] == pytest.approx(np.mean([s["r2"] for s in per_seed]))
-    assert ci["r2"][0] <= mean["r2"] <= ci["r2"][1]
+    rows = [{"id": f"i{i}", "split": "test", "group": f"i{i}", "label": float(y[i]),
+             "pred": [float(p[i]) for p in preds]} for i in range(100)]
+    s = score_samples("linear", rows, "regression", {}, group_column=None, n_boot=200, seed=0)
+    assert len(s.per_seed) == 2 and set(s.metrics) == set(s.ci95) == set(s.seed_sd) == {"mae", "r2"}
+    assert s.metrics["r2"] == pytest.approx(np.mean([row["r2"] for row in s.per_seed]))
+    assert s.per_seed[0]["mae"] == pytest.approx(np.mean(np.abs(y - preds[0])))
+    assert s.ci95["r2"][0] <= s.metrics["r2"] <= s.ci95["r2"][1]
+    assert s.interval["methods"] == {"mae": "bootstrap-bc", "r2": "bootstrap-bc"} and s.interval["units"] == 100
 
 
 def test_mismatched_lengths_raise():
