@@ -247,3 +247,25 @@ def test_damaged_or_swapped_samples_are_refused(tmp_path):
     spath.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable gzip file"):
         read_samples(spath)
+
+
+def test_scorer_scores_item_multisets_like_a_direct_computation(tmp_path):
+    inp = _probe_input("linear", "multiclass", {"main_score": "accuracy", "n_boot": 50, "max_epochs": 5})
+    result = protocol_function("linear")(inp, inp.task.protocols[0])
+    path, record = _saved(tmp_path, result, "multiclass")
+    s = scorer(record, 0, read_samples(samples_path(path)))
+    assert s.item_ids == [r["id"] for r in result.samples] and s.groups == s.item_ids  # no group: each item its own
+    idx = np.array([0, 0, 3, 5, 5, 5, 7])
+    truth = np.array([result.samples[i]["label"] for i in idx])
+    direct = np.mean([np.mean(np.array([result.samples[i]["pred"][k] for i in idx]) == truth) for k in range(2)])
+    assert s.main(idx) == pytest.approx(direct)
+    with pytest.raises(IndexError, match="no protocol #3"):
+        scorer(record, 3, [])
+
+
+def test_a_declared_group_must_be_filled_in():
+    inp = _probe_input("knn", "multiclass", {"main_score": "accuracy", "n_boot": 20}, group="speaker")
+    test_item = next(i for i, item in enumerate(inp.items) if item["split"] == "test")
+    inp.items[test_item]["speaker"] = ""
+    with pytest.raises(ValueError, match=f"item 'i{test_item}' has no value in the group column 'speaker'"):
+        protocol_function("knn")(inp, inp.task.protocols[0])
