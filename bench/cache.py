@@ -44,11 +44,11 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def is_stale_temporary(path: Path, now: float | None = None) -> bool:
+def is_stale_temporary(path: Path) -> bool:
     """True for a `*.tmp<pid>` file whose writer has died or that is older than STALE_TEMPORARY_S."""
     match = _TEMPORARY.search(path.name)
     try:
-        age = (now or time.time()) - path.stat().st_mtime
+        age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return False  # its writer renamed it into place meanwhile
     if age > STALE_TEMPORARY_S:
@@ -78,6 +78,7 @@ class EmbeddingCache:
             self._atomic_write_bytes(self.dir / "key.json", json.dumps(description, indent=1, default=str).encode())
         self._index: dict[str, tuple[Path, int]] = {}
         self._shards: dict[Path, Any] = {}
+        self._warned_float32 = False  # once per cache and run, not once per shard
         self._scan()
 
     # -- index -----------------------------------------------------------------------------------
@@ -140,9 +141,11 @@ class EmbeddingCache:
         stacked = np.concatenate(frames)
         largest = float(np.abs(stacked).max()) if stacked.size else 0.0
         if largest > FLOAT16_MAX:
-            warnings.warn(f"encoder '{self.encoder_key}' produced frames up to {largest:.3g}, beyond float16's range "
-                          f"(±{FLOAT16_MAX:g}); this shard stores its frames as float32 so none become inf",
-                          stacklevel=2)
+            if not self._warned_float32:
+                warnings.warn(f"encoder '{self.encoder_key}' produced frames up to {largest:.3g}, beyond float16's "
+                              f"range (±{FLOAT16_MAX:g}); shards with such frames store them as float32 so none "
+                              f"become inf", stacklevel=2)
+                self._warned_float32 = True
             stacked = stacked.astype(np.float32)
         else:
             stacked = stacked.astype(np.float16)
