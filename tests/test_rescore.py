@@ -269,3 +269,16 @@ def test_a_declared_group_must_be_filled_in():
     inp.items[test_item]["speaker"] = ""
     with pytest.raises(ValueError, match=f"item 'i{test_item}' has no value in the group column 'speaker'"):
         protocol_function("knn")(inp, inp.task.protocols[0])
+
+
+def test_compact_multilabel_scores_keep_map_exactly():
+    from bench.metrics import mean_average_precision
+    from bench.protocols.probe import _plain
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((300, 12)) < 0.2).astype(int)
+    scores = (y * 0.3 + rng.random((300, 12))).astype(np.float32)
+    scores[:50, 0] = scores[0, 0]  # ties must stay ties
+    compact = np.array(_plain(scores))
+    assert (compact.astype(np.float32) == scores).all()
+    assert mean_average_precision(y, compact) == mean_average_precision(y, scores)

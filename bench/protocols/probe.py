@@ -82,6 +82,14 @@ def prepare(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) 
     return config, labels, split_indices(task, inp.items)
 
 
+def _plain(pred: np.ndarray) -> list:
+    """Predictions as JSON-ready lists. Multilabel score vectors are written as the shortest decimals that read back
+    as the same float32 values: half the size, and as those decimals keep every order and tie, mAP is unchanged."""
+    if pred.ndim == 2:
+        return pred.astype(np.float32).astype(str).astype(np.float64).tolist()
+    return pred.tolist()
+
+
 def finish(inp: ProtocolInput, spec: "ProtocolSpec", config: dict[str, Any], labels: np.ndarray,
            folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], preds_per_seed: list[np.ndarray],
            seeds: list[int], selected: dict[str, Any]) -> ProtocolResult:
@@ -89,7 +97,7 @@ def finish(inp: ProtocolInput, spec: "ProtocolSpec", config: dict[str, Any], lab
     from bench.scoring import sample_fields
 
     tested = np.sort(np.concatenate([test for _, _, test in folds]))
-    label_list, pred_lists = labels[tested].tolist(), [p[tested].tolist() for p in preds_per_seed]
+    label_list, pred_lists = labels[tested].tolist(), [_plain(p[tested]) for p in preds_per_seed]
     rows = [{**sample_fields(inp.task, inp.items, int(i)), "label": label_list[k],
              "pred": [pred[k] for pred in pred_lists]} for k, i in enumerate(tested)]
     if len(folds) == 1:
