@@ -6,8 +6,8 @@ each std floored at 1% of the median non-zero std); regression predictions are c
 For every seed and every lr of the grid a fresh model is trained with Adam on minibatches; after each epoch it is
 scored on the validation split (the task's main score), and training stops when that score has not improved for
 `patience` epochs. The lr and the epoch checkpoint with the best validation score are kept and only then is the
-test split predicted: nothing is chosen on test. For k-fold tasks each fold's test part is predicted by that fold's model, so every item is predicted
-once per seed, and the metrics are computed over all items.
+test split predicted: nothing is chosen on test. For k-fold tasks each fold's test part is predicted by that fold's
+model, so every item is predicted once per seed, and the metrics are computed over all items.
 """
 
 from __future__ import annotations
