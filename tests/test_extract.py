@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from bench.audio import BadAudio
-from bench.cache import EmbeddingCache
+from bench.cache import EmbeddingCache, clip_key
 from bench.data import load_dataset
 from bench.encoder import Frames
 from bench.encoders.baselines import MFCC
@@ -235,7 +235,9 @@ def test_each_channel_with_a_warm_cache_rejects_a_new_odd_clip(tmp_path):
 def test_a_cached_clip_with_the_odd_channel_count_is_left_out_too(tmp_path):
     enc = build_encoder("mfcc").load()
     cache = EmbeddingCache(tmp_path / "cache", "k")
-    extract(enc, _channel_dataset(tmp_path / "a", {"stereo": 2}), cache, ExtractionConfig(channels="each", progress=False))
+    each = ExtractionConfig(channels="each", progress=False)
+    extract(enc, _channel_dataset(tmp_path / "a", {"stereo": 2}), cache, each)
     items = _channel_dataset(tmp_path / "a", {"stereo": 2, "m1": 1, "m2": 1})
+    assert clip_key(items[0]["_hash"], "each", None) in cache  # the stereo clip is cached from before
     keys, stats = extract(enc, items, cache, ExtractionConfig(channels="each", progress=False, on_bad_audio="skip"))
     assert [s["id"] for s in stats.skipped] == ["stereo"] and keys[0] is None and stats.n_cached == 0
