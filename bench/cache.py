@@ -161,11 +161,19 @@ class EmbeddingCache:
         return shard
 
     # -- reading ---------------------------------------------------------------------------------
+    @staticmethod
+    def _load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Arrays of a shard; a shard damaged after this run scanned it raises ValueError naming it."""
+        try:
+            with np.load(path) as data:
+                return {name: data[name] for name in names}
+        except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as err:
+            raise ValueError(f"embedding cache shard {path} cannot be read ({type(err).__name__}: {err}); run again "
+                             f"(it is then moved aside as *.corrupt and its clips are encoded again)") from err
+
     def _shard(self, path: Path) -> dict[str, np.ndarray]:
         if path not in self._shards:
-            with np.load(path) as data:
-                self._shards[path] = {name: data[name] for name in ("mean", "std", "offsets")}
-                self._shards[path]["_path"] = path
+            self._shards[path] = self._load_arrays(path, ("mean", "std", "offsets"))
         return self._shards[path]
 
     def pooled(self, keys: list[str], pooling: str = "mean") -> np.ndarray:
@@ -187,7 +195,6 @@ class EmbeddingCache:
         path, row = self._index[key]
         shard = self._shard(path)
         if "frames" not in shard:
-            with np.load(path) as data:
-                shard["frames"] = data["frames"]
+            shard.update(self._load_arrays(path, ("frames",)))
         start, stop = shard["offsets"][row], shard["offsets"][row + 1]
         return shard["frames"][start:stop].astype(np.float32)

@@ -182,3 +182,13 @@ def test_two_runs_on_one_bench_home_finish_with_the_same_results(tone_dataset, t
     results = [json.loads((tmp_path / role / "mfcc" / "test__tones.json").read_text()) for role in ("A", "B")]
     assert results[0]["protocols"][0]["metrics"] == results[1]["protocols"][0]["metrics"]
     assert results[0]["cache"]["key"] == results[1]["cache"]["key"]
+
+
+def test_a_shard_damaged_after_the_scan_is_named_when_read(tmp_path):
+    cache = EmbeddingCache(tmp_path, "k")
+    shard = cache.write_shard(["a"], [np.ones((3, 2), dtype=np.float32)])
+    shard.write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"shard {shard} cannot be read.*run again"):
+        cache.pooled(["a"])
+    with pytest.warns(UserWarning, match=str(shard)):
+        assert "a" not in EmbeddingCache(tmp_path, "k")
