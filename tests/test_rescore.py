@@ -282,3 +282,26 @@ def test_compact_multilabel_scores_keep_map_exactly():
     compact = np.array(_plain(scores))
     assert (compact.astype(np.float32) == scores).all()
     assert mean_average_precision(y, compact) == mean_average_precision(y, scores)
+
+
+def test_bench_run_writes_the_sidecar_and_rescore_reproduces_it(tmp_path, tone_dataset):
+    """End to end through the runner: linear and kNN on tones, the speaker-like group declared."""
+    import bench
+    from conftest import write_task
+
+    manifest = tone_dataset / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({**r, "take": r["id"].rsplit("_", 1)[1]}) + "\n" for r in rows))
+    task = write_task(tmp_path / "tasks", tone_dataset, protocols=("linear", "knn"), group="take")
+    record = bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0, 1], progress=False)[0]
+    path = tmp_path / "res" / "mfcc" / "test__tones.json"
+    meta = record["samples"]
+    assert meta["file"] == samples_path(path).name and meta["rows"] == 2 * 18
+    rows = read_samples(samples_path(path))
+    assert [r["protocol"] for r in rows] == [0] * 18 + [1] * 18 and {r["kind"] for r in rows} == {"linear", "knn"}
+    assert {r["group"] for r in rows} == {str(k) for k in range(6)}
+    again = rescore(path)
+    for old, new in zip(json.loads(path.read_text())["protocols"], again["protocols"]):
+        assert old["interval"]["resampled"] == "groups" and old["interval"]["units"] == 6
+        for key in COMPARED:
+            assert json.dumps(new[key], sort_keys=True) == json.dumps(old[key], sort_keys=True)
