@@ -242,7 +242,7 @@ def test_tiny_llm_end_to_end_asr(tiny_llm: Path) -> None:
 
 
 def test_unsupported_kind_and_main_score(tiny_llm: Path) -> None:
-    task = _task("regression", {"kind": "generative", "main_score": "r2"})
+    task = _task("regression", {"kind": "generative", "main_score": "accuracy"})  # a generative metric, wrong labels
     with pytest.raises(ValueError, match="handles multiclass"):
         run_generative(_input(task, [], []), task.protocols[0])
     task = _task("transcripts", {"kind": "generative", "main_score": "bleu", "llm": str(tiny_llm)})
