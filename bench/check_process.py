@@ -25,14 +25,14 @@ def write_reference_frames(reference: str, checkpoint: str | None, out_path: str
     """Build `reference` on the CPU, encode three seeded clips of prime lengths, save their valid frames (.npy)."""
     import numpy as np
 
-    from bench.check_signals import next_prime
+    from bench.check_signals import prime_at_most
     from bench.extract import encode_rows
     from bench.registry import build_encoder
 
     encoder = build_encoder(reference, checkpoint=checkpoint).load("cpu", "float32")
     rng = np.random.default_rng(1234)
     longest = encoder.max_seconds or float("inf")
-    lengths = [next_prime(round(min(s, longest) * encoder.sample_rate)) for s in (0.7, 1.3, 2.1)]
+    lengths = [prime_at_most(int(min(s, longest) * encoder.sample_rate)) for s in (0.7, 1.3, 2.1)]
     rows = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in lengths]
     np.save(out_path, np.concatenate(encode_rows(encoder, rows, "last")))
 

@@ -18,11 +18,11 @@ SHORT_SECONDS = 0.1
 DURATION_MIN_S, DURATION_MAX_S, DURATION_MIN_HOPS = 30.0, 120.0, 200  # the default long clip
 
 
-def next_prime(n: int) -> int:
-    """The smallest prime >= n: clip lengths that are no multiple of any hop or window."""
+def prime_at_most(n: int) -> int:
+    """The largest prime <= n (2 at least): clip lengths that are no multiple of any hop or window."""
     candidate = max(2, n)
-    while any(candidate % d == 0 for d in range(2, int(candidate**0.5) + 1)):
-        candidate += 1
+    while candidate > 2 and any(candidate % d == 0 for d in range(2, int(candidate**0.5) + 1)):
+        candidate -= 1
     return candidate
 
 
@@ -76,15 +76,16 @@ class Signals:
         self.step_s = 0.35 * self.long_s  # off-centre, so frames in reverse order land elsewhere
         self.short = self.noise(self.short_s, 0.1)
         before = self.band(self.step_s, STEP_BANDS[0])
-        self.step = np.concatenate([before, self.band(self.long_s - self.step_s, STEP_BANDS[1])])
-        self.no_step = np.concatenate([before, self.band(self.long_s - self.step_s, STEP_BANDS[0])])
+        after = (self.samples(self.long_s) - len(before)) / self.sr  # the whole clip a prime length, within a window
+        self.step = np.concatenate([before, self.band(after, STEP_BANDS[1])])
+        self.no_step = np.concatenate([before, self.band(after, STEP_BANDS[0])])
         # the default long clip: long enough that a hop 2 % off drifts by many frames, and over two native windows
         self.duration_s = min(max(DURATION_MIN_S, DURATION_MIN_HOPS * self.hop_s, 1.5 * (self.max_s or 0.0)),
                               max(DURATION_MAX_S, 1.5 * (self.max_s or 0.0)))
 
     def samples(self, seconds: float) -> int:
-        """The prime number of samples nearest above `seconds` at the declared rate."""
-        return next_prime(max(2, round(seconds * self.sr)))
+        """The largest prime number of samples within `seconds` at the declared rate (never past a window)."""
+        return prime_at_most(int(seconds * self.sr))
 
     def seconds(self, clip: np.ndarray) -> float:
         return len(clip) / self.sr
@@ -95,10 +96,12 @@ class Signals:
         return (self.rng.standard_normal(self.samples(seconds)) * amplitude).astype(np.float32)
 
     def band(self, seconds: float, band: tuple[float, float] = BAND) -> np.ndarray:
-        """Noise whose spectrum lies only within band x sample_rate, standard deviation 0.1."""
+        """Noise whose spectrum lies only within band x sample_rate, standard deviation 0.1 (a prime length unless
+        `seconds` is a whole number of samples, as for the second part of a clip)."""
         import numpy as np
 
-        n = self.samples(seconds)
+        exact = round(seconds * self.sr)
+        n = exact if abs(seconds * self.sr - exact) < 1e-6 else self.samples(seconds)
         spectrum = np.fft.rfft(self.rng.standard_normal(n))
         freqs = np.fft.rfftfreq(n, d=1.0 / self.sr)
         spectrum[(freqs < band[0] * self.sr) | (freqs > band[1] * self.sr)] = 0.0
@@ -120,8 +123,9 @@ class Signals:
         """`duration_s` of low-band noise whose last 20 % is high-band noise (the tail must reach the output)."""
         import numpy as np
 
-        head = 0.8 * self.duration_s
-        return np.concatenate([self.band(head, STEP_BANDS[0]), self.band(self.duration_s - head, STEP_BANDS[1])])
+        head = self.band(0.8 * self.duration_s, STEP_BANDS[0])
+        tail_s = (self.samples(self.duration_s) - len(head)) / self.sr
+        return np.concatenate([head, self.band(tail_s, STEP_BANDS[1])])
 
 
 class Runner:
