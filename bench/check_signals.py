@@ -76,9 +76,9 @@ class Signals:
         self.step_s = 0.35 * self.long_s  # off-centre, so frames in reverse order land elsewhere
         self.short = self.noise(self.short_s, 0.1)
         before = self.band(self.step_s, STEP_BANDS[0])
-        after = (self.samples(self.long_s) - len(before)) / self.sr  # the whole clip a prime length, within a window
-        self.step = np.concatenate([before, self.band(after, STEP_BANDS[1])])
-        self.no_step = np.concatenate([before, self.band(after, STEP_BANDS[0])])
+        after = self.samples(self.long_s) - len(before)  # the whole clip a prime length, within a window
+        self.step = np.concatenate([before, self.band(0, STEP_BANDS[1], n=after)])
+        self.no_step = np.concatenate([before, self.band(0, STEP_BANDS[0], n=after)])
         # the default long clip: long enough that a hop 2 % off drifts by many frames, and over two native windows
         self.duration_s = min(max(DURATION_MIN_S, DURATION_MIN_HOPS * self.hop_s, 1.5 * (self.max_s or 0.0)),
                               max(DURATION_MAX_S, 1.5 * (self.max_s or 0.0)))
@@ -95,13 +95,12 @@ class Signals:
 
         return (self.rng.standard_normal(self.samples(seconds)) * amplitude).astype(np.float32)
 
-    def band(self, seconds: float, band: tuple[float, float] = BAND) -> np.ndarray:
-        """Noise whose spectrum lies only within band x sample_rate, standard deviation 0.1 (a prime length unless
-        `seconds` is a whole number of samples, as for the second part of a clip)."""
+    def band(self, seconds: float, band: tuple[float, float] = BAND, n: int | None = None) -> np.ndarray:
+        """Noise whose spectrum lies only within band x sample_rate, standard deviation 0.1; `samples(seconds)` long
+        (a prime), or `n` samples when given (the second part of a clip whose whole length is a prime)."""
         import numpy as np
 
-        exact = round(seconds * self.sr)
-        n = exact if abs(seconds * self.sr - exact) < 1e-6 else self.samples(seconds)
+        n = self.samples(seconds) if n is None else n
         spectrum = np.fft.rfft(self.rng.standard_normal(n))
         freqs = np.fft.rfftfreq(n, d=1.0 / self.sr)
         spectrum[(freqs < band[0] * self.sr) | (freqs > band[1] * self.sr)] = 0.0
@@ -124,8 +123,7 @@ class Signals:
         import numpy as np
 
         head = self.band(0.8 * self.duration_s, STEP_BANDS[0])
-        tail_s = (self.samples(self.duration_s) - len(head)) / self.sr
-        return np.concatenate([head, self.band(tail_s, STEP_BANDS[1])])
+        return np.concatenate([head, self.band(0, STEP_BANDS[1], n=self.samples(self.duration_s) - len(head))])
 
 
 class Runner:
