@@ -112,6 +112,44 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.rescore import rescore
+
+    files = [p for name in args.results for p in (sorted(Path(name).rglob("*.json")) if Path(name).is_dir()
+                                                  else [Path(name)])]
+    differ = 0
+    for path in files:
+        record = json.loads(path.read_text())
+        if record.get("status", "ok") != "ok" or "schema_version" not in record:
+            continue
+        again = rescore(path)
+        keys = ("per_seed", "metrics", "ci95", "main_score")
+        changed = [f"{p['kind']}.{k}" for p, q in zip(record["protocols"], again["protocols"]) for k in keys
+                   if p.get(k) != q.get(k)]
+        differ += bool(changed)
+        print(f"{'DIFFERS' if changed else 'ok':>7}  {path}" + (f": {', '.join(changed)}" if changed else ""))
+    print(f"[bench] {len(files)} file(s) read; {differ} differ from their samples")
+    return 1 if differ else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare, regressions, to_json, to_markdown
+
+    comparisons, refused = compare(args.baseline, args.candidate, tolerance=args.tolerance, n_boot=args.n_boot)
+    table = to_markdown(comparisons, refused, args.tolerance)
+    print(table, end="")
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    if args.json:
+        Path(args.json).write_text(to_json(comparisons, refused, args.tolerance) + "\n")
+    if not comparisons:
+        print("bench: error: nothing could be compared", file=sys.stderr)
+        return 2
+    return 1 if regressions(comparisons) else 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from bench.builtin import ensure_builtin
     from bench.catalog import resolve_tasks
@@ -197,6 +235,26 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")
     val.add_argument("--no-progress", action="store_true", help="hide progress messages")
     val.set_defaults(func=_cmd_validate)
+
+    cmp = sub.add_parser("compare", help="paired bootstrap of two results folders; exit 1 on a regression",
+                         description="For each encoder x task in both folders, compare every protocol's main score "
+                                     "on the shared test items by a paired bootstrap (the task's groups resampled "
+                                     "whole). Verdict per task: regression, improvement or no change; exit status "
+                                     "1 when a primary score's whole 95%% CI lies below -tolerance.")
+    cmp.add_argument("baseline", help="results folder of the reference run (e.g. the committed results/)")
+    cmp.add_argument("candidate", help="results folder of the run under test")
+    cmp.add_argument("--tolerance", type=float, default=0.0,
+                     help="allowed drop of a main score (in its units) before a regression counts (default 0)")
+    cmp.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    cmp.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (for a PR comment)")
+    cmp.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    cmp.set_defaults(func=_cmd_compare)
+
+    res = sub.add_parser("rescore", help="recompute results' scores from their samples; exit 1 if any differs",
+                         description="Recompute every protocol's metrics, CIs and main score of each result from "
+                                     "its .samples.jsonl.gz sidecar alone and compare them with the JSON.")
+    res.add_argument("results", nargs="+", help="result JSON files or folders (searched recursively)")
+    res.set_defaults(func=_cmd_rescore)
 
     gen = sub.add_parser("generate", help="generate the built-in datasets of a suite or tasks ahead of time")
     gen.add_argument("--suite")
