@@ -27,7 +27,10 @@ check decides:
   at the level after it (90 %), as wide as the encoder's analysis window (measured, since cards do not declare
   it). Frame t describes the audio around t * hop_ms, so the step time must lie within that transition widened
   by max(2 hops, 100 ms). Frames that lag (or lead) by more than that, frames in reverse order or placed by a
-  rate 1.3x off, land outside. Skipped when fewer than 4 frames fit in the native window.
+  rate 1.3x off, land outside. Fails when the output after the fitted change differs less than before it; not
+  judged (passes, saying so) when the change is under one standard deviation of the distance's frame-to-frame
+  variation (an output that does not localise the step, as a tiny random model normalising over the clip), or
+  when fewer than 4 frames fit in the native window.
 - batch: the valid frames (and hidden states) of a clip alone equal those of the same clip in padded batches of
   2, 3, 8 and 17 rows (shorter and longer neighbours, the clip first, in the middle and last), within `tolerance`:
   max |a - b| <= tolerance * max |b|.
@@ -69,6 +72,7 @@ __all__ = ["CheckResult", "check_encoder", "format_report", "quick_check"]
 DEFAULT_TOLERANCE = 1e-4
 BAND_MIN_CHANGE = 0.01
 TIMING_MIN_S = 0.1  # half of a 200 ms analysis window
+TIMING_MIN_CONTRAST = 1.0  # the fitted change in standard deviations of the distance around each segment's mean
 BATCH_SIZES = (3, 8, 17)
 FLOAT_DTYPES = ("float32", "float16", "bfloat16")
 
@@ -218,6 +222,11 @@ def _check_timing(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tu
               f"{lo_s:.3f}-{hi_s:.3f} s")
     if after <= before:
         return False, f"the output after the step does not differ more than before it; {detail}"
+    spread = float(torch.cat([distance[:split] - before, distance[split:] - after]).std())
+    if after - before < TIMING_MIN_CONTRAST * spread:
+        return True, (f"not judged: the step moves the output by {(after - before) / max(spread, 1e-12):.2f} standard "
+                      f"deviations of its frame-to-frame variation (needs {TIMING_MIN_CONTRAST:g}; clip-wide "
+                      f"normalisation or attention?); {detail}")
     return lo_s <= step_s <= hi_s, detail
 
 
