@@ -1,5 +1,6 @@
 """When a result already on disk may stand for a new run: only when every input that can change its numbers is
-the same (encoder cache key, whole task spec, data, seeds, protocol code, bad-audio mode)."""
+the same (encoder cache key, whole task spec, data, seeds, protocol code, bad-audio mode) and its samples sidecar
+is intact."""
 
 from __future__ import annotations
 
@@ -34,4 +35,14 @@ def reusable(path: Path, want: dict[str, Any]) -> bool:
         old = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
-    return isinstance(old, dict) and old.get("status") == "ok" and stored_inputs(old) == want
+    return (isinstance(old, dict) and old.get("status") == "ok" and stored_inputs(old) == want
+            and _samples_intact(path, old))
+
+
+def _samples_intact(path: Path, record: dict[str, Any]) -> bool:
+    """The result's samples sidecar exists with the sha256 it recorded (so the result can still be rescored)."""
+    from bench.samples import file_sha256, samples_path
+
+    meta = record.get("samples") or {}
+    sidecar = samples_path(path)
+    return bool(meta.get("sha256")) and sidecar.exists() and file_sha256(sidecar) == meta["sha256"]

@@ -302,3 +302,14 @@ def test_a_failing_unregistered_encoder_stops_with_the_fix_unless_no_check(tmp_p
     record = bench.run(ref, tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False, check=False)[0]
     assert record["status"] == "ok"
     assert record["check"] == {"ran": False, "passed": None, "skipped_by_user": True}
+
+
+def test_a_result_whose_samples_are_missing_or_changed_is_recomputed(tmp_path, tone_task, capsys):
+    bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)
+    sidecar = tmp_path / "res" / "mfcc" / "test__tones.samples.jsonl.gz"
+    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    sidecar.write_bytes(sidecar.read_bytes() + b"\0")  # changed: no longer the samples the result recorded
+    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    sidecar.unlink()
+    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert sidecar.exists()
