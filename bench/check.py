@@ -289,6 +289,12 @@ def _check_determinism(encoder: Encoder, run: Runner, sig: Signals, tol: float) 
     return err <= tol, f"two identical calls differ by {err:.3g} (tolerance {tol:g})"
 
 
+def _check_reproducible(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
+    from bench.check_process import check_fresh_processes
+
+    return check_fresh_processes(run.reference, run.checkpoint, tol)
+
+
 def _check_short(encoder: Encoder, run: Runner, sig: Signals, tol: float) -> tuple[bool, str]:
     out = run("tiny", lambda: [sig.noise(SHORT_SECONDS, 0.1)])
     if out.counts[0] < 1:
@@ -332,7 +338,7 @@ CHECKS: dict[str, Callable] = {
     "batch": _check_batch,
     "odd_lengths": _check_odd_lengths,
     "determinism": _check_determinism,
-    "reproducible": None,  # needs the reference: bench.check_process
+    "reproducible": _check_reproducible,
     "short_input": _check_short,
     "silence": _check_silence,
     "finite": _check_finite,
@@ -349,15 +355,12 @@ def check_encoder(encoder: Encoder, long_input: bool = False, tolerance: float =
     `long_input` adds the 10-minute check; `reference` (the string the encoder was built from, with its
     `checkpoint`) adds building it in two fresh processes; `only` restricts the run to the named checks.
     """
-    from bench.check_process import check_fresh_processes
-
     try:
         encoder.load(encoder.device, encoder.dtype)
     except Exception as err:
         return [CheckResult("load", False, f"{type(err).__name__}: {err}")]
-    sig, run = Signals(encoder, seed), Runner(encoder)
+    sig, run = Signals(encoder, seed), Runner(encoder, reference, checkpoint)
     checks = dict(CHECKS, long_input=check_long) if long_input else dict(CHECKS)
-    checks["reproducible"] = lambda *_: check_fresh_processes(reference, checkpoint, tolerance)
     if only is not None:
         unknown = set(only) - set(checks)
         if unknown:
@@ -374,5 +377,5 @@ def check_encoder(encoder: Encoder, long_input: bool = False, tolerance: float =
 
 
 def quick_check(encoder: Encoder, reference: str | None = None, checkpoint: str | None = None) -> list[CheckResult]:
-    """The fast subset `bench run` applies once to an unregistered encoder: no long input, no timing or band."""
+    """The fast subset `bench run` applies once to an unregistered encoder (QUICK: no long input, timing or band)."""
     return check_encoder(encoder, reference=reference, checkpoint=checkpoint, only=QUICK)

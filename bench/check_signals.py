@@ -127,10 +127,11 @@ class Signals:
 
 
 class Runner:
-    """Runs each distinct batch once and remembers the result (or the error) for every check that needs it."""
+    """Runs each distinct batch once and remembers the result (or the error) for every check that needs it; holds
+    the reference string (and checkpoint) the encoder was built from, for the fresh-process check (None: unknown)."""
 
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
+    def __init__(self, encoder: Encoder, reference: str | None = None, checkpoint: str | None = None) -> None:
+        self.encoder, self.reference, self.checkpoint = encoder, reference, checkpoint
         self._done: dict[str, Output | Exception] = {}
 
     def __call__(self, key: str, clips: Callable[[], list]) -> Output:
