@@ -69,7 +69,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    if args.what == "tasks":
+    if args.details:
+        from bench.card import card_details
+        from bench.registry import encoder_card
+
+        print(card_details(encoder_card(args.details)))
+    elif args.what == "tasks":
         from bench.catalog import all_tasks
         from bench.protocols.registry import PROTOCOLS
 
@@ -83,14 +88,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, suite in sorted(all_suites().items()):
             print(f"{name:<20} {sum(map(suite.matches, names)):>3} tasks  {suite.description}")
     else:
-        from bench.encoder import is_non_commercial
-        from bench.registry import registered, resolve
+        from bench.card import card_table
+        from bench.registry import encoder_cards
 
-        for name in sorted(registered()):
-            factory, _ = resolve(name)
-            license_ = str(getattr(factory, "license", "unknown"))
-            flag = "  [non-commercial]" if is_non_commercial(license_) else ""
-            print(f"{name:<22} {getattr(factory, 'family', '?'):<14} {license_}{flag}")
+        print(card_table(encoder_cards()))
     return 0
 
 
@@ -209,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list tasks, suites or encoders")
     lst.add_argument("what", nargs="?", choices=["tasks", "suites", "encoders"], default="tasks")
+    lst.add_argument("--details", metavar="ENCODER",
+                     help="print one encoder's whole card (a registered name, file.py:Class or module:Class)")
     lst.set_defaults(func=_cmd_list)
 
     chk = sub.add_parser("check", help="run the encoder conformance suite (shapes, mask, padding, NaN, ...)")

@@ -10,20 +10,21 @@ import functools
 import hashlib
 import inspect
 import json
-import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from bench.card import EncoderCard
 
 if TYPE_CHECKING:  # torch is imported inside functions only, so that `import bench` stays light
     import torch
 
-NON_COMMERCIAL = re.compile(r"(\bNC\b|non-?commercial)", re.IGNORECASE)
+# the instance attributes that a card states, copied from a declared card (and read back by `Encoder.card`)
+CARD_ATTRIBUTES = ("name", "family", "license", "training_data", "sample_rate", "embed_dim", "hop_ms", "max_seconds")
 
 
-def is_non_commercial(license_name: str) -> bool:
-    """True for licenses that forbid commercial use (CC-BY-NC-*, 'non-commercial' terms)."""
-    return bool(NON_COMMERCIAL.search(license_name or ""))
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n")[0]
 
 
 @dataclass
@@ -37,55 +38,6 @@ class Frames:
     frames: "torch.Tensor"
     mask: "torch.Tensor"
     hidden_states: list["torch.Tensor"] | None = None
-
-
-@dataclass(frozen=True)
-class EncoderCard:
-    """Validated metadata of an encoder: what it is, where its weights come from, what it was trained on."""
-
-    name: str
-    family: str
-    sample_rate: int
-    embed_dim: int
-    hop_ms: float
-    license: str
-    parameters: int = 0
-    revision: str = ""
-    max_seconds: float | None = None
-    training_data: str = "unknown"
-    extras: tuple[str, ...] = ()
-    description: str = ""
-    padding_policy: str = "frames beyond each clip's length are masked out"
-    text_tower: bool = False
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.name or not isinstance(self.name, str):
-            problems.append("name must be a non-empty string")
-        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
-            problems.append(f"sample_rate must be a positive int (got {self.sample_rate!r})")
-        if not isinstance(self.embed_dim, int) or self.embed_dim <= 0:
-            problems.append(f"embed_dim must be a positive int (got {self.embed_dim!r})")
-        if not isinstance(self.hop_ms, (int, float)) or self.hop_ms <= 0:
-            problems.append(f"hop_ms must be a positive number of milliseconds (got {self.hop_ms!r})")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            problems.append(f"max_seconds must be positive or None (got {self.max_seconds!r})")
-        if not self.license:
-            problems.append("license must be stated (e.g. 'MIT', 'CC-BY-NC-SA-4.0', 'none (no weights)')")
-        if problems:
-            raise ValueError(f"invalid EncoderCard for {self.name!r}: " + "; ".join(problems))
-
-    @property
-    def non_commercial(self) -> bool:
-        """True when the weights' license forbids commercial use."""
-        return is_non_commercial(self.license)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        out = asdict(self)
-        out["extras"] = list(self.extras)
-        out["non_commercial"] = self.non_commercial
-        return out
 
 
 BUILTIN_PACKAGE = "bench."  # classes from modules under this prefix are the harness's own wrappers
@@ -148,9 +100,11 @@ def _file_sha256(cls: type) -> str | None:
 class Encoder:
     """Base class of every encoder wrapper.
 
-    Subclasses set the class attributes (or override them in `__init__`), implement `encode`, and may
-    override `load` (read weights lazily), `weights_sha256` (hash of the weights actually used) and
-    `hidden_state_count`. `init_args` records the constructor arguments so that a result can be reproduced:
+    Subclasses declare a `CARD` (an `EncoderCard`, which sets the class attributes name, family, license,
+    training_data, sample_rate, embed_dim, hop_ms and max_seconds) or set those attributes themselves (or override
+    them in `__init__`), implement `encode`, and may override `load` (read weights lazily), `weights_sha256` (hash
+    of the weights actually used) and `parameter_count`. `init_args` records the constructor arguments so that a
+    result can be reproduced:
     every argument of the subclass's `__init__` (defaults applied) is captured automatically. Set
     `wrapper_version` higher whenever a change to a built-in wrapper changes its outputs: it is part of the
     embedding cache key (for encoders outside the harness, the source file's hash is part of it too).
@@ -166,12 +120,22 @@ class Encoder:
     wrapper_version: ClassVar[str] = "1"
     training_data: ClassVar[str] = "unknown"
     reference: str | None = None  # how the registry was asked for it (a name, `file.py:Class`, `module:Class`)
+    CARD: ClassVar[EncoderCard | None] = None  # the static card; see `declared_card`
 
     _source_sha256: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Record each subclass's source hash at definition time and wrap its `__init__` to capture arguments."""
+        """Adopt a declared `CARD` (its description defaults to the docstring's first line), record each subclass's
+        source hash at definition time and wrap its `__init__` to capture arguments."""
         super().__init_subclass__(**kwargs)
+        card = cls.__dict__.get("CARD")
+        if card is not None:
+            if not isinstance(card, EncoderCard):
+                raise TypeError(f"{cls.__qualname__}.CARD must be a bench.card.EncoderCard, not {type(card).__name__}")
+            if not card.description and cls.__doc__:
+                cls.CARD = card = replace(card, description=_first_line(cls.__doc__))
+            for attr, value in _card_attributes(card).items():
+                setattr(cls, attr, value)
         cls._source_sha256 = None if cls.__module__.startswith(BUILTIN_PACKAGE) else _file_sha256(cls)
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "_records_init_args", False):
@@ -219,20 +183,40 @@ class Encoder:
         """Number of parameters (0 for weight-free encoders)."""
         return 0
 
+    # -- the card --------------------------------------------------------------------------------
+    @classmethod
+    def declared_card(cls, **init_args: Any) -> EncoderCard | None:
+        """The card this class declares for these constructor arguments, or None. A wrapper with several variants
+        (one class behind several registered names) overrides this to pick the variant's card."""
+        return cls.CARD
+
+    @classmethod
+    def class_card(cls, **init_args: Any) -> EncoderCard:
+        """The card read from the class alone (nothing is built or loaded): the declared card, else one made from the
+        class attributes with the parameter count unknown; a ValueError names each invalid field."""
+        declared = cls.declared_card(**init_args)
+        if declared is not None:
+            return declared
+        return EncoderCard(**{attr: getattr(cls, attr) for attr in CARD_ATTRIBUTES},
+                           description=_first_line(cls.__doc__),
+                           text_tower=callable(getattr(cls, "encode_text", None)))
+
+    def _use_card(self, card: EncoderCard) -> None:
+        """Set this instance's card attributes from a variant's card (for classes with several variants)."""
+        for attr, value in _card_attributes(card).items():
+            setattr(self, attr, value)
+
     def card(self) -> EncoderCard:
-        """Metadata card of this encoder."""
-        return EncoderCard(
-            name=self.name,
-            family=self.family,
-            sample_rate=int(self.sample_rate),
-            embed_dim=int(self.embed_dim),
-            hop_ms=float(self.hop_ms),
-            max_seconds=self.max_seconds,
-            license=self.license,
-            parameters=self.parameter_count(),
-            training_data=self.training_data,
-            description=(type(self).__doc__ or "").strip().split("\n")[0],
-        )
+        """This encoder's card: the declared card with the values this instance runs with (name, family, license,
+        training data, rate, width, hop, window). Without a declared card, one made from the instance attributes
+        whose parameters are counted (which may load the weights)."""
+        values: dict[str, Any] = {attr: getattr(self, attr) for attr in CARD_ATTRIBUTES}
+        values.update(sample_rate=int(self.sample_rate), embed_dim=int(self.embed_dim), hop_ms=float(self.hop_ms))
+        declared = type(self).declared_card(**self.init_args)
+        if declared is not None:
+            return replace(declared, **values)
+        return EncoderCard(**values, parameters=self.parameter_count(), description=_first_line(type(self).__doc__),
+                           text_tower=callable(getattr(self, "encode_text", None)))
 
     def frame_count(self, num_samples: int) -> int:
         """Number of valid frames produced for a clip of `num_samples` samples (used for masks)."""
@@ -240,7 +224,7 @@ class Encoder:
         return max(1, int(num_samples // hop) + 1)
 
 
-def text_tower(encoder: Encoder) -> bool:
-    """True when the encoder implements `encode_text(list[str]) -> [N, D]` (CLAP-like)."""
-    return callable(getattr(encoder, "encode_text", None))
-
+def _card_attributes(card: EncoderCard) -> dict[str, Any]:
+    """The class or instance attributes a card sets (a checkpoint-dependent card leaves its unset values alone)."""
+    values = {attr: getattr(card, attr) for attr in CARD_ATTRIBUTES}
+    return {attr: value for attr, value in values.items() if value is not None or not card.from_checkpoint}

@@ -8,9 +8,11 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.card import EncoderCard
 from bench.encoder import Encoder
 
 ENTRY_POINT_GROUP = "bench.encoders"
@@ -96,6 +98,31 @@ def resolve(ref: str) -> tuple[Any, dict]:
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise EncoderNotFound(f"unknown encoder '{ref}'.{hint} Registered: {', '.join(known)}. A file of your own "
                           f"works too: path/to/file.py:ClassName")
+
+
+def encoder_card(ref: str) -> EncoderCard:
+    """The card of an encoder reference, read from its class: nothing is built and no weights are loaded. A
+    registered name is the card's name; an invalid card raises a ValueError naming the encoder and the field."""
+    factory, args = resolve(ref)
+    class_card = getattr(factory, "class_card", None)
+    if class_card is None:
+        raise TypeError(f"encoder '{ref}' resolves to {factory!r}, not a bench.encoder.Encoder subclass")
+    try:
+        card = class_card(**args)
+        return card if ":" in ref or card.name == ref else replace(card, name=ref)
+    except ValueError as err:
+        raise ValueError(f"encoder '{ref}': {err}") from err
+
+
+def encoder_cards() -> dict[str, EncoderCard | str]:
+    """The card of every registered encoder by name, or for one whose card cannot be read, why (one line)."""
+    cards: dict[str, EncoderCard | str] = {}
+    for name in sorted(registered()):
+        try:
+            cards[name] = encoder_card(name)
+        except (ImportError, KeyError, TypeError, ValueError) as err:  # a broken third-party entry point
+            cards[name] = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return cards
 
 
 def build_encoder(ref: str, checkpoint: str | None = None, **init_args: Any) -> Encoder:

@@ -9,12 +9,14 @@ hop), frame t centred at t * 1.16 s (the clip is zero-padded by half a block at 
 
 from __future__ import annotations
 
+from bench.card import EncoderCard
 from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import PackagedEncoder, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, install_line, package_dir, revision, rows_to_frames
 
-INSTALL = "pip install --no-deps aisfx==0.1.2"
+PACKAGE = "aisfx==0.1.2"
+INSTALL = install_line(PACKAGE)
 SAMPLE_RATE, N_FFT, STFT_HOP, MELS = 44100, 2048, 1024, 96
 BLOCK, BLOCK_HOP = 100, 50  # spectrogram frames
 SPEC_MAX = 9.457798957824707  # aisfx's 'original' normalisation: max over its training spectrograms (min 0)
@@ -23,15 +25,13 @@ SPEC_MAX = 9.457798957824707  # aisfx's 'original' normalisation: max over its t
 class AiSFX(PackagedEncoder):
     """aiSFX sound-effects CNN: a 512-d embedding per 2.32 s block of log-mel, every 1.16 s, at 44.1 kHz."""
 
-    name = "aisfx"
-    family = "sound-effects"
-    license = "CC-BY-4.0"
-    training_data = ("sound-effects libraries labelled with UCS and other taxonomies: Pro Sound Effects, Soundly, "
-                     "UCS Mixed, Soundstorm, Production Elements, Cartoon Express, HPX Digital, Sound Ideas Series "
-                     "6000/9000 (Ma & Lerch 2022)")
-    sample_rate = SAMPLE_RATE
-    embed_dim = 512
-    hop_ms = BLOCK_HOP * STFT_HOP / SAMPLE_RATE * 1000.0
+    CARD = EncoderCard(
+        name="aisfx", family="sound-effects", license="CC-BY-4.0", sample_rate=SAMPLE_RATE, embed_dim=512,
+        hop_ms=BLOCK_HOP * STFT_HOP / SAMPLE_RATE * 1000.0, parameters=4_686_144, revision=revision(PACKAGE),
+        packages=(PACKAGE,),
+        training_data=("sound-effects libraries labelled with UCS and other taxonomies: Pro Sound Effects, Soundly, "
+                       "UCS Mixed, Soundstorm, Production Elements, Cartoon Express, HPX Digital, Sound Ideas Series "
+                       "6000/9000 (Ma & Lerch 2022)"))
     wrapper_version = "1"
 
     def __init__(self) -> None:

