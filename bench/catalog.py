@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.taskspec import TaskSpec, TaskSpecError, load_task_file
+from bench.taskspec import TaskSpec, TaskSpecError, load_tasks
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class Suite:
 
 @dataclass(frozen=True)
 class BrokenFile:
-    """A task or suite file that could not be loaded: its path, the name it declares (None if unreadable), why."""
+    """A task or suite file that could not be loaded: its path, the names it declares (empty if unreadable), why."""
 
     path: str
-    name: str | None
+    names: tuple[str, ...]
     error: Exception
 
 
@@ -58,16 +58,21 @@ def _yaml_files(root: Path, suites: bool) -> list[Path]:
     return [f for f in files if (f.parent.name == "suites") == suites]
 
 
-def _declared_name(path: Path) -> str | None:
-    """The `name` a YAML file declares, when it can be read at all."""
+def _declared_names(path: Path) -> tuple[str, ...]:
+    """The names a YAML file declares (its `name`, and the `name` of each entry of a `tiers:` block), when it can
+    be read at all."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    name = data.get("name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) else None
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    tiers = data.get("tiers")
+    entries = [data] + (list(tiers.values()) if isinstance(tiers, dict) else [])
+    names = [entry.get("name") for entry in entries if isinstance(entry, dict)]
+    return tuple(name for name in names if isinstance(name, str))
 
 
 def _warn_skipped(broken: list[BrokenFile]) -> None:
@@ -76,20 +81,23 @@ def _warn_skipped(broken: list[BrokenFile]) -> None:
 
 
 def scan_tasks(extra_roots: Roots = None) -> tuple[dict[str, TaskSpec], list[BrokenFile]]:
-    """Every task that loads, by name, and the files that do not; two files with the same task name raise."""
+    """Every task that loads, by name, and the files that do not (a file with a `tiers:` block loads all its tiers
+    or none); two files with the same task name raise."""
     tasks: dict[str, TaskSpec] = {}
     broken: list[BrokenFile] = []
     for root in task_roots(extra_roots):
         for path in _yaml_files(root, suites=False):
             try:
-                task = load_task_file(path)
+                loaded = load_tasks(path)
             except (TaskSpecError, OSError, UnicodeDecodeError) as err:
                 error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
-                broken.append(BrokenFile(str(path), _declared_name(path), error))
+                broken.append(BrokenFile(str(path), _declared_names(path), error))
                 continue
-            if task.name in tasks:
-                raise TaskSpecError(f"{path}: task name '{task.name}' is already defined in {tasks[task.name].file}")
-            tasks[task.name] = task
+            for task in loaded:
+                if task.name in tasks:
+                    raise TaskSpecError(f"{path}: task name '{task.name}' is already defined in "
+                                        f"{tasks[task.name].file}")
+                tasks[task.name] = task
     return tasks, broken
 
 
@@ -123,7 +131,7 @@ def scan_suites(extra_roots: Roots = None) -> tuple[dict[str, Suite], list[Broke
                 suite = _read_suite(path)
             except (TaskSpecError, OSError, UnicodeDecodeError) as err:
                 error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
-                broken.append(BrokenFile(str(path), _declared_name(path), error))
+                broken.append(BrokenFile(str(path), _declared_names(path), error))
                 continue
             if suite.name in suites:
                 raise TaskSpecError(f"{path}: suite '{suite.name}' is already defined in {suites[suite.name].file}")
@@ -142,16 +150,16 @@ def all_suites(extra_roots: Roots = None) -> dict[str, Suite]:
 def _unknown(kind: str, name: str, known: list[str], broken: list[BrokenFile] = ()) -> KeyError:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    unread = [b.path for b in broken if b.name is None]
+    unread = [b.path for b in broken if not b.names]
     if unread:
         hint += f" These {kind} files do not load, so it may be in one of them: {', '.join(unread)}."
     return KeyError(f"unknown {kind} '{name}'.{hint} See `bench list {kind}s`.")
 
 
 def _raise_if_broken(broken: list[BrokenFile], matches) -> None:
-    """Raise the error of the first broken file whose declared name `matches` accepts."""
+    """Raise the error of the first broken file with a declared name that `matches` accepts."""
     for bad in broken:
-        if bad.name is not None and matches(bad.name):
+        if any(map(matches, bad.names)):
             raise bad.error
 
 
@@ -173,7 +181,8 @@ def suite_tasks(name: str, tasks: dict[str, TaskSpec] | None = None, extra_roots
 
 def resolve_tasks(suite: str | None = None, names: list[str] | None = None,
                   extra_roots: Roots = None) -> list[TaskSpec]:
-    """Tasks from a suite name and/or task names, name patterns or YAML paths (deduplicated, in order).
+    """Tasks from a suite name and/or task names, name patterns or YAML paths (deduplicated, in order; a path to a
+    file with a `tiers:` block means all its tiers).
 
     A task file that does not load breaks only the requests that could mean it: a name or pattern matching the
     name it declares raises its error; a name matching no task lists the files whose names cannot be read.
@@ -184,7 +193,7 @@ def resolve_tasks(suite: str | None = None, names: list[str] | None = None,
         if name.endswith((".yaml", ".yml")):
             if not Path(name).is_file():
                 raise FileNotFoundError(f"task file not found: {name}")
-            chosen.append(load_task_file(name))
+            chosen.extend(load_tasks(name))
             continue
         _raise_if_broken(broken, lambda declared: fnmatch.fnmatchcase(declared, name))
         matched = [t for n, t in sorted(tasks.items()) if fnmatch.fnmatchcase(n, name)]

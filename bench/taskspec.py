@@ -1,7 +1,8 @@
-"""Task specs: one YAML file per task under `tasks/`, validated on load.
+"""Task specs: YAML files under `tasks/`, validated on load; a file holds one task, or one per entry of its
+`tiers:` block (the shared fields once, each tier's differences merged over them).
 
 A task says where its data is, what the labels are, how it is split, how audio is fed (channels, crop)
-and which protocols score it. Errors name the file and the field. See `tasks/README.md` for the format.
+and which protocols score it. Errors name the file (and the tier) and the field. See `tasks/README.md`.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ def _known_keys(data: dict, allowed: set[str], where: str) -> None:
         raise TaskSpecError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
-def parse_task(data: Any, file: str) -> TaskSpec:
-    """Validate a parsed YAML mapping into a TaskSpec; `file` is used in error messages."""
+def parse_task(data: Any, file: str, where: str | None = None) -> TaskSpec:
+    """Validate a parsed YAML mapping into a TaskSpec from `file`; errors name `where` (default: the file)."""
+    path, file = file, where or file
     if not isinstance(data, dict):
         raise TaskSpecError(f"{file}: a task file must be a mapping of fields, got {type(data).__name__}")
     _known_keys(data, {"name", "version", "domain", "description", "dataset", "label", "split", "protocols",
@@ -184,21 +186,74 @@ def parse_task(data: Any, file: str) -> TaskSpec:
         dataset=dataset, label_kind=label_kind, label_column=str(label.get("column", "label")),
         split=split, protocols=tuple(protocols), channels=channels,
         max_seconds=float(max_seconds) if max_seconds is not None else None, pooling=pooling,
-        chance=float(chance) if chance is not None else None, file=file, extra=dict(data.get("extra", {}) or {}),
+        chance=float(chance) if chance is not None else None, file=path, extra=dict(data.get("extra", {}) or {}),
         group=group,
     )
 
 
-def load_task_file(path: str | Path) -> TaskSpec:
-    """Read and validate one task YAML."""
+def merge_fields(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` merged in: mappings merge key by key, at any depth; anything else (a list, a
+    number, a string, null) replaces the base value whole."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_fields(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_task_file(data: Any, file: str) -> list[TaskSpec]:
+    """The tasks of a parsed task file: the file itself, or, when it has a `tiers:` block, one task per tier (the
+    tier's fields merged over the file's other fields, see `merge_fields`); errors name the file and the tier."""
+    if not isinstance(data, dict) or "tiers" not in data:
+        return [parse_task(data, file)]
+    tiers = data["tiers"]
+    if not isinstance(tiers, dict) or not tiers:
+        raise TaskSpecError(f"{file}: field 'tiers' must map each tier to the fields it sets, e.g. "
+                            "{quick: {name: mine-quick/x, dataset: {tier: quick}}, full: {name: mine/x, ...}}")
+    shared = {key: value for key, value in data.items() if key != "tiers"}
+    tasks: list[TaskSpec] = []
+    for tier, overrides in tiers.items():
+        where = f"{file} [tier {tier}]"
+        if not isinstance(overrides, dict) or "tiers" in overrides:
+            raise TaskSpecError(f"{where}: a tier must be a mapping of the fields it sets (no nested 'tiers'), got "
+                                f"{overrides!r}")
+        task = parse_task(merge_fields(shared, overrides), file, where)
+        if any(t.name == task.name for t in tasks):
+            raise TaskSpecError(f"{where}: task name '{task.name}' is also the name of an earlier tier; give each "
+                                "tier its own 'name'")
+        tasks.append(task)
+    return tasks
+
+
+def _read_yaml(path: Path) -> Any:
     import yaml
 
-    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise TaskSpecError(f"{path}: not valid YAML: {err}") from err
-    return parse_task(data, str(path))
+
+
+def load_tasks(path: str | Path) -> list[TaskSpec]:
+    """Read and validate one task YAML: its task, or one task per entry of its `tiers:` block."""
+    return parse_task_file(_read_yaml(Path(path)), str(path))
+
+
+def load_task_file(path: str | Path, tier: str | None = None) -> TaskSpec:
+    """Read and validate one task of a task YAML: the file's only task, or the task of its tier `tier`."""
+    data = _read_yaml(Path(path))
+    if tier is not None:
+        tiers = data.get("tiers") if isinstance(data, dict) else None
+        if not isinstance(tiers, dict) or tier not in tiers:
+            known = ", ".join(map(str, tiers)) if isinstance(tiers, dict) else "none, no 'tiers' block"
+            raise TaskSpecError(f"{path}: no tier '{tier}' (its tiers: {known})")
+        data = {**data, "tiers": {tier: tiers[tier]}}
+    tasks = parse_task_file(data, str(path))
+    if len(tasks) > 1:
+        raise TaskSpecError(f"{path}: holds one task per tier ({', '.join(t.name for t in tasks)}); name the tier")
+    return tasks[0]
 
 
 def spec_sha256(task: TaskSpec) -> str:

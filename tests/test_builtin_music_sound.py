@@ -190,7 +190,7 @@ def test_spatial_labels_and_rooms(quick):
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_task_files_load_and_match_data(quick, task):
     for tier, prefix in (("quick", "builtin-quick"), ("full", "builtin")):
-        spec = load_task_file(TASK_DIR / tier / f"{task}.yaml")
+        spec = load_task_file(TASK_DIR / f"{task}.yaml", tier)
         assert spec.name == f"{prefix}/{task}"
         assert (spec.dataset.source, spec.dataset.name, spec.dataset.tier) == ("builtin", TASKS[task], tier)
         assert spec.dataset.name in GENERATORS and spec.chance is not None

@@ -247,7 +247,7 @@ def test_same_seed_same_bytes(tmp_path, monkeypatch):
 def test_task_files_load():
     for tier, prefix in (("quick", "builtin-quick"), ("full", "builtin")):
         for name in TASKS:
-            task = load_task_file(TASK_DIR / tier / f"{name}.yaml")
+            task = load_task_file(TASK_DIR / f"{name}.yaml", tier)
             assert task.name == f"{prefix}/{name}"
             assert (task.dataset.source, task.dataset.name, task.dataset.tier) == ("builtin", name, tier)
             assert name in GENERATORS

@@ -84,3 +84,16 @@ def test_suite_tasks_alone_also_raises_for_a_broken_member(user_tasks):
     with pytest.raises(TaskSpecError, match=r"bad_field\.yaml"):
         suite_tasks("mine-all")
     assert [t.name for t in suite_tasks("mine-ok")] == ["mine/good"]
+
+
+def test_a_broken_tier_breaks_its_file_and_raises_for_either_tier_name(user_tasks):
+    tiered = {**BASE, "tiers": {"quick": {"name": "mine-quick/t"}, "full": {"name": "mine/t", "split": "oops"}}}
+    del tiered["name"]
+    (user_tasks / "tiered.yaml").write_text(yaml.safe_dump(tiered))
+    with pytest.warns(UserWarning, match="does not load") as caught:
+        tasks = all_tasks()
+    assert any("tiered.yaml [tier full]: field 'split' must be dict" in str(w.message) for w in caught)
+    assert "mine-quick/t" not in tasks and "mine/t" not in tasks
+    for name in ("mine-quick/t", "mine/t"):
+        with pytest.raises(TaskSpecError, match=r"tiered\.yaml \[tier full\]: field 'split'"):
+            resolve_tasks(names=[name])

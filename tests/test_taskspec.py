@@ -114,3 +114,79 @@ def test_kinds_and_directions_come_from_the_registry():
     spec = parse_task({**BASE, "label": {"kind": "regression"},
                        "protocols": [{"kind": "linear", "main_score": "mae"}]}, "t.yaml").protocols[0]
     assert spec.higher_is_better is False and higher_is_better("min_dcf_0.2") is False
+
+
+TIERED = {
+    "version": 1, "domain": "sound", "dataset": {"source": "builtin", "name": "gen"},
+    "label": {"kind": "multiclass"}, "split": {"column": "split"}, "protocols": ["linear", "knn"],
+    "tiers": {
+        "quick": {"name": "mine-quick/x", "dataset": {"tier": "quick"}},
+        "full": {"name": "mine/x", "dataset": {"tier": "full"}, "protocols": [{"kind": "knn", "k": 5}],
+                 "chance": 0.1},
+    },
+}
+
+
+def test_a_tiers_block_yields_one_task_per_tier_merged_deeply(tmp_path):
+    from bench.taskspec import load_tasks, spec_sha256
+
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(TIERED, sort_keys=False))
+    quick, full = load_tasks(path)
+    shared = {k: v for k, v in TIERED.items() if k != "tiers"}
+    # each tier is exactly the task written out in full: mappings merge, lists and scalars replace
+    assert spec_sha256(quick) == spec_sha256(parse_task(
+        {**shared, "name": "mine-quick/x", "dataset": {"source": "builtin", "name": "gen", "tier": "quick"}}, "y"))
+    assert spec_sha256(full) == spec_sha256(parse_task(
+        {**shared, "name": "mine/x", "dataset": {"source": "builtin", "name": "gen", "tier": "full"},
+         "protocols": [{"kind": "knn", "k": 5}], "chance": 0.1}, "y"))
+    assert quick.file == full.file == str(path)
+    assert load_task_file(path, "full").name == "mine/x"
+    with pytest.raises(TaskSpecError, match=r"x\.yaml: holds one task per tier \(mine-quick/x, mine/x\)"):
+        load_task_file(path)
+    with pytest.raises(TaskSpecError, match=r"x\.yaml: no tier 'standard' \(its tiers: quick, full\)"):
+        load_task_file(path, "standard")
+
+
+@pytest.mark.parametrize("tiers, message", [
+    ({"quick": {"name": "a", "dataset": {"tier": "quick"}}, "full": {"name": "b", "domain": "cooking"}},
+     r"x\.yaml \[tier full\]: field 'domain' is 'cooking'"),
+    ({"quick": {"name": "a"}, "full": {"name": "b", "colour": "blue"}}, r"x\.yaml \[tier full\]: unknown field.*colour"),
+    ({"quick": {"dataset": {"tier": "quick"}}}, r"x\.yaml \[tier quick\]: missing required field 'name'"),
+    ({"quick": {"name": "a"}, "full": {"name": "a"}}, r"x\.yaml \[tier full\]: task name 'a' is also the name"),
+    ({"quick": "builtin-quick/x"}, r"x\.yaml \[tier quick\]: a tier must be a mapping"),
+    ([{"name": "a"}], r"x\.yaml: field 'tiers' must map each tier"),
+    ({}, r"x\.yaml: field 'tiers' must map each tier"),
+])
+def test_tier_errors_name_the_file_the_tier_and_the_field(tmp_path, tiers, message):
+    from bench.taskspec import load_tasks
+
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump({**TIERED, "tiers": tiers}, sort_keys=False))
+    with pytest.raises(TaskSpecError, match=message):
+        load_tasks(path)
+
+
+def test_tiered_files_in_a_task_folder_and_by_path(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "x.yaml").write_text(yaml.safe_dump(TIERED, sort_keys=False))
+    monkeypatch.setenv("BENCH_TASKS_PATH", str(folder))
+    assert {"mine-quick/x", "mine/x"} <= set(all_tasks())
+    assert [t.name for t in resolve_tasks(names=["mine/*"])] == ["mine/x"]
+    assert [t.name for t in resolve_tasks(names=[str(folder / "x.yaml")])] == ["mine-quick/x", "mine/x"]
+    (folder / "y.yaml").write_text(yaml.safe_dump({**BASE, "name": "mine/x"}))
+    with pytest.raises(TaskSpecError, match=r"y\.yaml: task name 'mine/x' is already defined in .*x\.yaml"):
+        all_tasks()
+
+
+def test_shipped_builtin_files_define_each_task_once_per_tier():
+    from pathlib import Path
+
+    from bench.taskspec import load_tasks
+
+    folder = Path(__file__).resolve().parents[1] / "tasks" / "builtin"
+    for path in sorted(folder.glob("*.yaml")):
+        tasks = load_tasks(path)
+        assert [(t.name, t.dataset.tier) for t in tasks] == [(f"builtin-quick/{path.stem}", "quick"),
+                                                              (f"builtin/{path.stem}", "full")], path
