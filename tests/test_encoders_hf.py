@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.check import check_encoder, format_report
-from bench.registry import build_encoder
+from bench.registry import build_encoder, encoder_card
 
 SPEECH = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, conv_dim=(8, 8, 8),
               conv_stride=(5, 8, 8), conv_kernel=(10, 3, 3), num_conv_pos_embeddings=8,
@@ -102,6 +102,7 @@ def test_family_passes_check(tiny, name, kind):
     assert card.name == name and card.revision == str(tiny(kind))
     assert card.license.startswith("unknown (user checkpoint")
     assert card.parameters == sum(p.numel() for p in encoder._model.parameters()) > 0
+    assert card.from_checkpoint and (card.sample_rate, card.embed_dim) == (encoder.sample_rate, encoder.embed_dim)
 
 
 @pytest.mark.parametrize("kind, layers", [("wav2vec2", 2), ("whisper", 2), ("ast", 2)])
@@ -175,3 +176,6 @@ def test_default_checkpoints_carry_their_card_facts():
     encoder = build_encoder("hf-wavlm")
     assert encoder.checkpoint == "microsoft/wavlm-base-plus" and encoder.license == "MIT"
     assert "Libri-Light" in encoder.training_data
+    card = encoder_card("hf-wavlm")  # the family's card: the default checkpoint, the rest left to the checkpoint
+    assert (card.revision, card.license, card.training_data) == (encoder.checkpoint, "MIT", encoder.training_data)
+    assert card.from_checkpoint and card.embed_dim is None and card.parameters is None
