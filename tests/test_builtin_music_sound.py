@@ -27,6 +27,12 @@ TASKS = {"instrument": "instrument", "pitch": "pitch", "pitch_regression": "pitc
          "sound_events": "sound_events", "sound_event_detection": "sound_scenes", "sound_tagging": "sound_scenes",
          "doa": "spatial", "distance": "spatial", "captions": "captions"}
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "builtin"
+# Each task's held-out unit (`group`: intervals resample it) and whether its splits keep it apart; None: a scene
+# mixes several events, so no one column holds its unit.
+GROUPS = {"instrument": ("program", True), "pitch": ("program", True), "pitch_regression": ("program", True),
+          "chord": ("program", True), "sound_events": ("label", False), "sound_event_detection": (None, False),
+          "sound_tagging": (None, False), "doa": ("room", True), "distance": ("room", True),
+          "captions": ("class", False)}
 # Shrinks every split to a sixteenth (at least one item): enough to test determinism quickly.
 REDUCE = "lambda tier, quick, full: tuple(max(1, n // 16) for n in quick)"
 
@@ -197,6 +203,12 @@ def test_task_files_load_and_match_data(quick, task):
         assert spec.channels == ("each" if spec.domain == "spatial" else "mix")
     _, rows = quick[TASKS[task]]
     assert all(spec.label_column in r and spec.split.column in r for r in rows)
+    group, held_out = GROUPS[task]
+    assert spec.group == group
+    if group is not None:
+        assert all(r.get(group) not in (None, "") for r in rows), f"every item needs its {group}"
+        if held_out:
+            _assert_disjoint(_by_split(rows, group), f"{task} groups ({group})")
 
 
 REDUCED_SCRIPT = f"""

@@ -244,6 +244,25 @@ def test_same_seed_same_bytes(tmp_path, monkeypatch):
         assert sums["a", name] != sums["c", name], name
 
 
+# Each task's held-out unit (`group`: intervals resample it) and whether its splits keep it apart; None: a clip
+# mixes several voices (counting) or is a whole recording (diarization).
+GROUPS = {"keywords": ("variant", True), "language": ("variant", True), "gender": ("variant", True),
+          "prosody": ("variant", True), "sentences": ("speaker", False), "speaker_id": ("speaker", False),
+          "verification": ("speaker", True), "counting": (None, False), "diarization": (None, False)}
+
+
+def test_task_files_group_columns_hold_each_items_unit(quick):
+    for name in TASKS:
+        task = load_task_file(TASK_DIR / f"{name}.yaml", "quick")
+        group, held_out = GROUPS[name]
+        assert task.group == group, name
+        if group is None:
+            continue
+        rows = _rows(quick[name])
+        assert all(row.get(group) not in (None, "") for row in rows), f"{name}: every item needs its {group}"
+        assert _disjoint(_by_split(rows, lambda row: row[group])) == held_out, name
+
+
 def test_task_files_load():
     for tier, prefix in (("quick", "builtin-quick"), ("full", "builtin")):
         for name in TASKS:
