@@ -1,8 +1,10 @@
-"""Metrics of the probe and kNN protocols, in numpy.
+"""Metrics of the probe and kNN protocols, in numpy, and the bootstrap-ready building blocks of every other metric.
 
 Every metric takes an optional `weights`: None for the plain score (a float), or a [B, N] array of non-negative
 item counts, which scores B weighted copies of the data at once and returns B scores. A bootstrap resample is
 such a copy (item i drawn w[b, i] times), so `bench.stats.bootstrap_ci` scores a thousand resamples in one go.
+`summed_metric` and `mean_value` give the same form to metrics of per-unit statistics (diarization, events,
+retrieval, generated text).
 """
 
 from __future__ import annotations
@@ -28,6 +30,25 @@ def _out(values: np.ndarray, weights: np.ndarray | None) -> float | np.ndarray:
 def _check_len(y_true: np.ndarray, y_pred: np.ndarray) -> None:
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} items but y_pred has {len(y_pred)}")
+
+
+def summed_metric(reduce: Callable[[np.ndarray], np.ndarray]) -> Callable[..., float | np.ndarray]:
+    """A bootstrap-ready metric of per-unit statistics [N, k] that depends only on their (weighted) column sums:
+    metric(y_true (unused), stats, weights=None) = reduce(sums [B, k]) -> [B] scores (a float without weights)."""
+
+    def metric(y_true: np.ndarray, stats: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
+        stats = np.asarray(stats, dtype=np.float64)
+        w = _weights(len(stats), weights)
+        return _out(np.asarray(reduce(w @ stats.reshape(len(stats), -1)), dtype=np.float64).reshape(len(w)), weights)
+
+    return metric
+
+
+def mean_value(y_true: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
+    """Mean of per-unit values (y_true unused), e.g. recall@k indicators or AP@10 of retrieval queries."""
+    values = np.asarray(values, dtype=np.float64)
+    w = _weights(len(values), weights)
+    return _out(w @ values / w.sum(1), weights)
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:

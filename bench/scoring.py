@@ -135,19 +135,14 @@ def zeroshot_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str
     return out
 
 
-def _mean(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
-    """Mean of per-query values (bootstrap-ready)."""
-    w = np.ones((1, len(y_pred))) if weights is None else weights
-    out = (w @ y_pred) / w.sum(1)
-    return float(out[0]) if weights is None else out
-
-
 def _median(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.median(y_pred))
 
 
 def retrieval_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
     """a2t (a query per clip), t2a (a query per caption, owned by its clip) and a2a (clips with a same-class peer)."""
+    from bench.metrics import mean_value
+
     out: dict[str, MetricTable] = {}
 
     def direction(prefix: str, per_seed: list[np.ndarray], owner: np.ndarray, in_per_seed: bool = True) -> None:
@@ -155,9 +150,9 @@ def retrieval_tables(rows: list[dict], label_kind: str, config: dict) -> dict[st
         for k in (1, 5, 10):
             if prefix == "a2a" and k > 1:
                 continue
-            out[f"{prefix}_r@{k}"] = _table(_mean, ranks[0], [(r <= k).astype(np.float64) for r in ranks], owner,
+            out[f"{prefix}_r@{k}"] = _table(mean_value, ranks[0], [(r <= k).astype(np.float64) for r in ranks], owner,
                                             proportion=True, per_seed=in_per_seed)
-        out[f"{prefix}_map@10"] = _table(_mean, aps[0], aps, owner, per_seed=in_per_seed)
+        out[f"{prefix}_map@10"] = _table(mean_value, aps[0], aps, owner, per_seed=in_per_seed)
         if prefix != "a2a":
             out[f"{prefix}_medr"] = _table(_median, ranks[0], ranks, owner, upper=None, per_seed=in_per_seed)
 

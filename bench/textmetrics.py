@@ -102,8 +102,7 @@ def semantic_stats(answers: Sequence[str], refs: Sequence[str | Sequence[str]]) 
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums[..., 0] / sums[..., 1]
+    return np.divide(sums[:, 0], sums[:, 1], out=np.full(len(sums), np.nan), where=sums[:, 1] != 0)
 
 
 def _bleu(sums: np.ndarray) -> np.ndarray:
@@ -121,15 +120,8 @@ REDUCERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def corpus_metric(name: str) -> Callable[..., np.ndarray | float]:
-    """metric(_, stats [N, k], weights=None): the corpus score from per-item stats (weights [B, N]: B resamples).
+    """metric(_, stats [N, k], weights=None): the corpus score from per-item stats (weights [B, N]: B resamples),
+    a `bench.metrics.summed_metric` (the per-item stats passed as the predictions)."""
+    from bench.metrics import summed_metric
 
-    The signature fits `bench.stats.bootstrap_ci`, with the per-item stats passed as the predictions.
-    """
-    reduce = REDUCERS[name]
-
-    def metric(y_true: np.ndarray, stats: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | float:
-        if weights is None:
-            return float(np.ravel(reduce(np.asarray(stats).sum(0)))[0])
-        return reduce(np.asarray(weights, dtype=float) @ np.asarray(stats))
-
-    return metric
+    return summed_metric(REDUCERS[name])

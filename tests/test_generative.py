@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.llm import PrefixCache, answer_loss, assemble, prompt_text
+from bench.llm_prompt import PrefixCache, answer_loss, assemble, prompt_text
 from bench.protocols.base import ProtocolInput
 from bench.protocols.registry import protocol_function
-from bench.protocols.generative import build_projector, resolve_config, run_generative, stack_factor, stack_frames
+from bench.protocols.generative import resolve_config, run_generative
+from bench.protocols.generative_train import build_projector, stack_factor, stack_frames
 from bench.taskspec import ProtocolSpec, parse_task
 from bench.textmetrics import bleu_stats, corpus_metric, error_stats, match_stats, normalise
 
@@ -106,7 +107,8 @@ def test_answer_only_loss_mask() -> None:
 
 
 def test_prefix_cache_and_decoding_match_the_plain_model(tiny_llm: Path) -> None:
-    from bench.llm import greedy_decode, load_llm
+    from bench.llm import load_llm
+    from bench.llm_prompt import greedy_decode
 
     llm = load_llm(str(tiny_llm), "cpu")
     torch.manual_seed(0)

@@ -273,13 +273,13 @@ def test_a_declared_group_must_be_filled_in():
 
 def test_compact_multilabel_scores_keep_map_exactly():
     from bench.metrics import mean_average_precision
-    from bench.protocols.probe import _plain
+    from bench.protocols.pooled import plain_predictions
 
     rng = np.random.default_rng(0)
     y = (rng.random((300, 12)) < 0.2).astype(int)
     scores = (y * 0.3 + rng.random((300, 12))).astype(np.float32)
     scores[:50, 0] = scores[0, 0]  # ties must stay ties
-    compact = np.array(_plain(scores))
+    compact = np.array(plain_predictions(scores))
     assert (compact.astype(np.float32) == scores).all()
     assert mean_average_precision(y, compact) == mean_average_precision(y, scores)
 

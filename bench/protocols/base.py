@@ -104,17 +104,3 @@ def single_threaded(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return wrapper
-
-
-def effective_config(task: "TaskSpec", spec: "ProtocolSpec", defaults: dict[str, Any],
-                     choices: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
-    """The task's protocol config over `defaults`; unknown keys, or values outside `choices`, raise naming the file."""
-    where = f"{task.file}: protocol '{spec.kind}'"
-    unknown = sorted(set(spec.config) - set(defaults))
-    if unknown:
-        raise ValueError(f"{where}: unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(defaults))}")
-    config = {**defaults, **spec.config}
-    for key, allowed in (choices or {}).items():
-        if config[key] not in allowed:
-            raise ValueError(f"{where}: config '{key}' is {config[key]!r}; expected one of {', '.join(allowed)}")
-    return config

@@ -25,11 +25,12 @@ k-fold tasks: each fold's test recordings are scored with the threshold chosen o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -57,8 +58,10 @@ COUNTING_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _config(inp: ProtocolInput, spec: "ProtocolSpec", defaults: dict[str, Any]) -> dict[str, Any]:
-    cfg = effective_config(inp.task, spec, defaults, choices={"centre": ("train", "none")})
+def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
+    from bench.protocols.registry import resolve_protocol_config
+
+    cfg = resolve_protocol_config(inp.task, spec)
     if not cfg["thresholds"] or cfg["window_s"] <= 0 or cfg["hop_s"] <= 0:
         raise ValueError(f"{inp.task.file}: protocol '{spec.kind}': needs window_s > 0, hop_s > 0 and at least one "
                          f"threshold (got {cfg['window_s']}, {cfg['hop_s']}, {cfg['thresholds']})")
@@ -83,16 +86,14 @@ def window_embeddings(frames: np.ndarray, hop_ms: float, window_s: float,
     starts = np.array(starts)
     csum = np.vstack([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0)])
     emb = (csum[starts + width] - csum[starts]) / width
-    emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-    return emb, (starts + width / 2) * hop_ms / 1000
+    return unit(emb), (starts + width / 2) * hop_ms / 1000
 
 
 def centred(emb: np.ndarray, centre: np.ndarray | None) -> np.ndarray:
     """Unit window embeddings minus `centre` (None: unchanged), normalised again."""
     if centre is None or len(emb) == 0:
         return emb
-    emb = emb - centre
-    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    return unit(emb - centre)
 
 
 def train_centre(inp: ProtocolInput, train_idx: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | None:
@@ -239,16 +240,13 @@ class _Recording:
         return np.r_[self.der(labels), jer["speaker error"], jer["speaker count"]]
 
 
-def ratio(num: int, den: int):
-    """A bootstrap-ready metric: sum of column `num` over sum of column `den` of per-recording rows."""
+def ratio(num: int, den: int) -> Callable[..., float | np.ndarray]:
+    """A bootstrap-ready metric: sum of column `num` over sum of column `den` of per-recording rows (NaN when the
+    denominator is 0)."""
+    from bench.metrics import summed_metric
 
-    def metric(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
-        w = np.ones((1, len(y_pred))) if weights is None else weights
-        n, d = w @ y_pred[:, num], w @ y_pred[:, den]
-        out = np.divide(n, d, out=np.full(len(w), np.nan), where=d > 0)
-        return float(out[0]) if weights is None else out
-
-    return metric
+    return summed_metric(lambda sums: np.divide(sums[:, num], sums[:, den], out=np.full(len(sums), np.nan),
+                                                where=sums[:, den] > 0))
 
 
 def _select(candidates: list[float], scores: list[tuple]) -> float:
@@ -271,7 +269,7 @@ def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
 
-    cfg = _config(inp, spec, DIARIZATION_DEFAULTS)
+    cfg = _config(inp, spec)
     rows, chosen, n_val = [], [], 0
     for train_idx, val_idx, test_idx in split_indices(inp.task, inp.items):
         centre = train_centre(inp, train_idx, cfg)
@@ -312,7 +310,7 @@ def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
 
-    cfg = _config(inp, spec, COUNTING_DEFAULTS)
+    cfg = _config(inp, spec)
     thresholds = cfg["thresholds"]
 
     def trees(idx: np.ndarray, centre: np.ndarray | None) -> tuple[list[tuple[np.ndarray | None, int]], np.ndarray]:

@@ -2,9 +2,10 @@
 
 Targets: frame k (centre (k + 0.5)·hop) is active for a class when it lies inside one of the clip's events (the
 task's label column: a list of `[onset_s, offset_s, label]`, possibly empty). A linear layer on standardised frames
-is trained with binary cross-entropy on the train clips; lr and epoch are chosen by validation loss (early stopping),
-then the post-processing (probabilities median-filtered over `median_s`, thresholded, events shorter than
-`min_duration_s` dropped) is chosen by the validation onset F1. Nothing is chosen on test.
+is trained in float64 with binary cross-entropy on the train clips; lr and epoch are chosen by validation loss (early
+stopping, with the tie rule of bench.protocols.training), then the post-processing (probabilities median-filtered
+over `median_s`, thresholded, events shorter than `min_duration_s` dropped) is chosen by the validation onset F1.
+Nothing is chosen on test.
 
 Metrics, micro-averaged over all test clips and classes:
 - `onset_f1` (+ precision, recall): event-based; an estimated event is correct when its class matches a reference
@@ -14,13 +15,14 @@ Metrics, micro-averaged over all test clips and classes:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result, single_threaded
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
+from bench.protocols.training import Fit, best_lr, fit_with_early_stopping
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -134,20 +136,18 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, den, out=np.zeros_like(den, dtype=np.float64), where=den > 0)
 
 
-def _metric(kind: str, offset: int):
+def _metric(kind: str, offset: int) -> Callable[..., float | np.ndarray]:
     """A bootstrap-ready micro metric over per-clip rows [tp, fp, fn] starting at column `offset`."""
+    from bench.metrics import summed_metric
 
-    def metric(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float | np.ndarray:
-        w = np.ones((1, len(y_pred))) if weights is None else weights
-        tp, fp, fn = (w @ y_pred[:, offset + k] for k in range(3))
+    def reduce(sums: np.ndarray) -> np.ndarray:
+        tp, fp, fn = (sums[:, offset + k] for k in range(3))
         if kind == "f1":
-            out = _f1(tp, fp, fn)
-        else:
-            den = tp + (fp if kind == "precision" else fn)
-            out = np.divide(tp, den, out=np.zeros_like(den, dtype=np.float64), where=den > 0)
-        return float(out[0]) if weights is None else out
+            return _f1(tp, fp, fn)
+        den = tp + (fp if kind == "precision" else fn)
+        return np.divide(tp, den, out=np.zeros_like(den, dtype=np.float64), where=den > 0)
 
-    return metric
+    return summed_metric(reduce)
 
 
 METRICS = {"onset_f1": _metric("f1", 0), "onset_precision": _metric("precision", 0),
@@ -157,43 +157,49 @@ METRICS = {"onset_f1": _metric("f1", 0), "onset_precision": _metric("precision",
 @single_threaded
 def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                 cfg: dict[str, Any], seed: int) -> tuple[Any, dict[str, Any]]:
-    """A linear head [D -> C] on standardised frames; (lr, epoch) with the lowest validation BCE."""
+    """A linear head [D -> C] on standardised frames, trained in float64; the (lr, epoch) with the lowest
+    validation BCE under the tie rule of bench.protocols.training."""
     import torch
     import torch.nn.functional as F
 
+    x_train, x_val = np.asarray(x_train, dtype=np.float64), np.asarray(x_val, dtype=np.float64)
     mean, std = standardiser(x_train)
-    xt, yt = torch.from_numpy(((x_train - mean) / std).astype(np.float32)), torch.from_numpy(y_train)
-    xv, yv = torch.from_numpy(((x_val - mean) / std).astype(np.float32)), torch.from_numpy(y_val)
-    best: tuple[float, Any, dict[str, Any]] = (np.inf, None, {})
+    xt = torch.from_numpy((x_train - mean) / std)
+    yt = torch.from_numpy(np.asarray(y_train, dtype=np.float64))
+    xv = torch.from_numpy((x_val - mean) / std)
+    yv = torch.from_numpy(np.asarray(y_val, dtype=np.float64))
+    fits: list[tuple[float, Fit]] = []
     for lr in cfg["lrs"]:
         gen = torch.Generator().manual_seed(seed)
-        weight = (torch.randn(xt.shape[1], yt.shape[1], generator=gen) * 0.01).requires_grad_()
-        bias = torch.zeros(yt.shape[1], requires_grad=True)
+        weight = (torch.randn(xt.shape[1], yt.shape[1], generator=gen, dtype=torch.float64) * 0.01).requires_grad_()
+        bias = torch.zeros(yt.shape[1], dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=cfg["weight_decay"])
-        run_best, since = np.inf, 0
-        for epoch in range(1, cfg["max_epochs"] + 1):
+
+        def epoch(_: int) -> None:
             for batch in torch.randperm(len(xt), generator=gen).split(cfg["batch_size"]):
                 loss = F.binary_cross_entropy_with_logits(xt[batch] @ weight + bias, yt[batch])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+
+        def neg_val_loss() -> float:
             with torch.no_grad():
-                val_loss = float(F.binary_cross_entropy_with_logits(xv @ weight + bias, yv))
-            if val_loss < run_best:
-                run_best, since = val_loss, 0
-                if val_loss < best[0]:
-                    params = (weight.detach().numpy().copy(), bias.detach().numpy().copy())
-                    best = (val_loss, params, {"lr": lr, "epoch": epoch, "validation_bce": val_loss})
-            else:
-                since += 1
-                if since >= cfg["patience"]:
-                    break
-    w, b = best[1]
+                return -float(F.binary_cross_entropy_with_logits(xv @ weight + bias, yv))
+
+        fits.append((lr, fit_with_early_stopping(
+            epoch, neg_val_loss, lambda: (weight.detach().numpy().copy(), bias.detach().numpy().copy()),
+            cfg["max_epochs"], cfg["patience"])))
+    winner = best_lr(fits)
+    if winner is None:
+        raise ValueError("the event head's validation loss is not finite for any lr (training diverged: try smaller "
+                         "'lrs')")
+    lr, fit = fits[winner]
+    w, b = fit.state
 
     def predict(frames: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-((((frames - mean) / std) @ w) + b)))
 
-    return predict, best[2]
+    return predict, {"lr": lr, "epoch": fit.round, "validation_bce": -fit.score}
 
 
 def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], hop_s: float,
@@ -216,10 +222,11 @@ def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], hop
 
 def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Frame-level event detection: onset F1 (200 ms, offsets ignored) and 1 s segment F1 (module docstring)."""
+    from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
 
-    cfg = effective_config(inp.task, spec, DEFAULTS)
+    cfg = resolve_protocol_config(inp.task, spec)
     hop_s = inp.hop_ms / 1000
     raw = [read_events(inp, i) for i in range(len(inp.items))]
     classes = [str(c) for c in cfg["classes"]] if cfg["classes"] else sorted({e[2] for evs in raw for e in evs})

@@ -1,4 +1,5 @@
-"""Standardising features with train statistics only, robust to features that are almost constant in train."""
+"""Feature transforms of the protocols: standardising with train statistics only (robust to features that are almost
+constant in train), and L2 normalising."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def standardiser(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nonzero = std[std > 0]
     floor = STD_FLOOR * float(np.median(nonzero)) if len(nonzero) else 1.0
     return mean, np.maximum(std, floor)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows (the last axis) scaled to unit L2 norm, in the input's float dtype (float64 for integers); zero rows
+    stay zero. The one L2 normaliser of the protocols."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)

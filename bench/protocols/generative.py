@@ -4,7 +4,7 @@ Recipe. Cached frames [T, D] are standardised with the train split's per-dimensi
 consecutive frames are concatenated into one [k*D] vector, k = round(1000 / (hop_ms * token_rate_hz)) (the tail is
 zero-padded), so the LLM sees about `token_rate_hz` audio tokens per second. A projector (2-layer MLP with GELU and
 hidden width = the LLM's, or one Linear) maps them into the LLM's input-embedding space, times a fixed scale (the
-RMS of the LLM's token embeddings). The sequence (see bench.llm) puts the task's instruction before the audio
+RMS of the LLM's token embeddings). The sequence (see bench.llm_prompt) puts the task's instruction before the audio
 tokens: with the tokenizer's chat template when it has one (user turn = instruction, newline, audio tokens), else
 plain text ("<instruction>\\n<audio>\\nAnswer:"), then the answer and the end-of-sequence token; the shared part
 before the audio is encoded once and cached. Only the projector is trained
@@ -12,8 +12,8 @@ before the audio is encoded once and cached. Only the projector is trained
 train batches for a fixed number of steps; the cross-entropy covers the answer tokens (and the final eos) only.
 Every `eval_every` steps the validation split is decoded for real (greedy generation, no teacher forcing) and scored
 with the task's main score; the best checkpoint is kept and training stops after `patience` evaluations without
-improvement. That checkpoint then decodes the test split greedily. Nothing is chosen on test. k-fold tasks rotate
-as in the probes (test = fold i, validation = fold i+1).
+improvement (tie rule: bench.protocols.training). That checkpoint then decodes the test split greedily. Nothing
+is chosen on test. k-fold tasks rotate as in the probes (test = fold i, validation = fold i+1).
 
 Tasks: multiclass labels are answered by class name (accuracy by normalised exact match; an answer that is no class
 name counts as wrong and its share is `unparseable_rate`), transcripts are ASR (wer, cer), captions are described
@@ -32,7 +32,6 @@ a GPU). Any key set in the task overrides the tier's value. Gemma-3-270M steps t
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import TYPE_CHECKING, Any, Sequence
@@ -42,17 +41,14 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result, single_threaded
 
 if TYPE_CHECKING:
-    import torch
-
-    from bench.llm import FrozenLLM
     from bench.taskspec import ProtocolSpec, TaskSpec
 
 TIERS: dict[str, dict[str, Any]] = {
     "quick": {"steps": 150, "eval_every": 50, "patience": 2, "n_seeds": 1},
     "standard": {"steps": 1500, "eval_every": 150, "patience": 4, "n_seeds": 3},
 }
-# Numeric keys, validated by bench.protocols.probe.resolve_config; steps, eval_every, patience and n_seeds (the first
-# n of the run's seeds) default to the tier's values.
+# Numeric keys (ranges in bench.protocols.registry); steps, eval_every, patience and n_seeds (the first n of the
+# run's seeds) default to the tier's values.
 NUMERIC_DEFAULTS: dict[str, Any] = {
     "token_rate_hz": 8.0, "lr": 1e-3, "batch_size": 4, "eval_batch_size": 16, "lora_r": 8, "lora_alpha": 16,
     "n_boot": 1000, **TIERS["quick"],
@@ -77,65 +73,15 @@ DEFAULT_PROMPTS = {
 }
 DOMAIN_NOUNS = {"speech": "speech", "paralinguistic": "voice", "sound": "sound", "music": "music",
                 "spatial": "sound scene"}
+
+
 def resolve_config(spec: "ProtocolSpec", task: "TaskSpec") -> dict[str, Any]:
-    """The protocol config: tier values, then the task's keys, over the defaults; bad keys and values raise."""
-    from bench.protocols.probe import resolve_config as resolve_numbers
-    from bench.taskspec import ProtocolSpec
+    """The protocol config (bench.protocols.registry.resolve_protocol_config: bad keys and values raise), with the
+    tier's values for the keys the task leaves unset."""
+    from bench.protocols.registry import resolve_protocol_config
 
-    where = f"{task.file}: protocol '{spec.kind}'"
-    allowed = set(NUMERIC_DEFAULTS) | set(OTHER_DEFAULTS)
-    unknown = sorted(set(spec.config) - allowed)
-    if unknown:
-        raise ValueError(f"{where}: unknown config key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    tier = spec.config.get("tier", OTHER_DEFAULTS["tier"])
-    if tier not in TIERS:
-        raise ValueError(f"{where}: config 'tier' must be one of {', '.join(TIERS)}, got {tier!r}")
-    numeric = resolve_numbers(
-        ProtocolSpec(spec.kind, spec.main_score, {k: v for k, v in spec.config.items() if k in NUMERIC_DEFAULTS}),
-        {**NUMERIC_DEFAULTS, **TIERS[tier]}, task)
-    config = {**OTHER_DEFAULTS, **{k: v for k, v in spec.config.items() if k in OTHER_DEFAULTS}, **numeric}
-    checks = {
-        "llm": isinstance(config["llm"], str) and bool(config["llm"]),
-        "device": isinstance(config["device"], str),
-        "projector": config["projector"] in ("mlp", "linear"),
-        "lora": isinstance(config["lora"], bool),
-        "prompt": config["prompt"] is None or isinstance(config["prompt"], str) and bool(config["prompt"].strip()),
-        "max_new_tokens": config["max_new_tokens"] is None or isinstance(config["max_new_tokens"], int)
-        and not isinstance(config["max_new_tokens"], bool) and config["max_new_tokens"] > 0,
-        "text_only": config["text_only"] is None or isinstance(config["text_only"], str),
-        "text_only_shots": isinstance(config["text_only_shots"], int)
-        and not isinstance(config["text_only_shots"], bool) and config["text_only_shots"] >= 0,
-    }
-    for key, ok in checks.items():
-        if not ok:
-            raise ValueError(f"{where}: config '{key}' has a bad value {config[key]!r} "
-                             f"(see OTHER_DEFAULTS in bench.protocols.generative)")
-    return config
-
-
-def stack_factor(hop_ms: float, token_rate_hz: float) -> int:
-    """How many frames make one audio token: round(1000 / (hop_ms * token_rate_hz)), at least 1."""
-    if not hop_ms > 0:
-        raise ValueError(f"the encoder's hop_ms must be positive to stack frames, got {hop_ms!r}")
-    return max(1, round(1000.0 / (hop_ms * token_rate_hz)))
-
-
-def stack_frames(frames: np.ndarray, k: int) -> np.ndarray:
-    """[T, D] -> [ceil(T / k), k * D]: k consecutive frames concatenated, the tail zero-padded."""
-    t, d = frames.shape
-    n = max(1, math.ceil(t / k))
-    padded = np.zeros((n * k, d), dtype=np.float32)
-    padded[:t] = frames
-    return padded.reshape(n, k * d)
-
-
-def build_projector(kind: str, d_in: int, d_out: int) -> "torch.nn.Module":
-    """Linear, or 2-layer MLP (d_in -> d_out -> d_out, GELU) into the LLM's embedding space."""
-    import torch.nn as nn
-
-    if kind == "linear":
-        return nn.Linear(d_in, d_out)
-    return nn.Sequential(nn.Linear(d_in, d_out), nn.GELU(), nn.Linear(d_out, d_out))
+    config = resolve_protocol_config(task, spec)
+    return {**config, **{k: v for k, v in TIERS[config["tier"]].items() if k not in spec.config}}
 
 
 def _references(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
@@ -203,127 +149,6 @@ def _load_frames(inp: ProtocolInput, indices: np.ndarray) -> dict[int, np.ndarra
     return out
 
 
-def embedding_scale(llm: "FrozenLLM") -> float:
-    """RMS of the LLM's input token embeddings (as the model scales them), over up to 4096 evenly spaced ids."""
-    import torch
-
-    n = llm.model.get_input_embeddings().num_embeddings
-    with torch.no_grad():
-        return float(llm.embed(torch.arange(0, n, max(1, n // 4096))).float().pow(2).mean().sqrt())
-
-
-def _train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[int, "torch.Tensor"],
-                      answers: dict[int, list[list[int]]], refs: list[Any], parts: tuple[Any, ...],
-                      split: tuple[np.ndarray, np.ndarray, np.ndarray], score: Any) -> tuple[list[str], dict]:
-    """One run (a seed, a fold): train the projector (+ LoRA) with early stopping on decoded validation answers,
-    then decode the test items with the best checkpoint. Returns (test answers, log).
-
-    parts: (prompt prefix embeddings, suffix embeddings, projector output scale, max new tokens, +1/-1 for
-    higher/lower is better); score(answers, references) -> the validation main score.
-    """
-    import torch
-
-    from bench.llm import PrefixCache, answer_loss, assemble, greedy_decode, lora
-
-    (prefix, suffix, scale, max_new_tokens, sign), (train, val, test) = parts, split
-    dtype = next(llm.model.parameters()).dtype
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    projector = build_projector(cfg["projector"], next(iter(x.values())).shape[1], llm.dim).to(llm.device)
-    with lora(llm.model, cfg["lora_r"], cfg["lora_alpha"]) if cfg["lora"] else contextlib.nullcontext() as adapters:
-        cache = PrefixCache(llm.model, prefix, memo=not cfg["lora"])
-        modules = [projector] + ([adapters] if adapters is not None else [])
-        params = [p for m in modules for p in m.parameters()]
-        optimizer = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=0.0)
-
-        def project(indices: Sequence[int]) -> list["torch.Tensor"]:
-            return [(projector(x[i].to(llm.device)) * scale).to(dtype) for i in indices]
-
-        def decode(indices: np.ndarray) -> list[str]:
-            for m in modules:
-                m.eval()
-            with torch.no_grad():
-                return greedy_decode(llm, cache, suffix, project(indices.tolist()), max_new_tokens,
-                                     cfg["eval_batch_size"])
-
-        evals, best, waited, step_s, start = [], None, 0, [], time.perf_counter()
-        order = torch.empty(0, dtype=torch.long)
-        for step in range(1, cfg["steps"] + 1):
-            tick = time.perf_counter()
-            if len(order) < cfg["batch_size"]:
-                order = torch.cat([order, torch.from_numpy(train)[torch.randperm(len(train), generator=generator)]])
-            batch, order = order[:cfg["batch_size"]].tolist(), order[cfg["batch_size"]:]
-            ids = [answers[i][int(torch.randint(len(answers[i]), (1,), generator=generator))] for i in batch]
-            for m in modules:
-                m.train()
-            answer_embeds = [llm.embed(torch.tensor(a)).to(dtype) for a in ids]
-            embeds, mask, targets = assemble(suffix, project(batch), answer_embeds, ids)
-            loss = answer_loss(llm.model, cache, embeds, mask, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step_s.append(time.perf_counter() - tick)
-            if step % cfg["eval_every"] and step != cfg["steps"]:
-                continue
-            value = score(decode(val), [refs[i] for i in val.tolist()])
-            evals.append({"step": step, "train_loss": round(loss.item(), 4), "val_score": value})
-            if math.isfinite(value) and (best is None or sign * value > sign * best[0]):
-                best, waited = (value, step, [{k: v.detach().clone() for k, v in m.state_dict().items()}
-                                              for m in modules]), 0
-            else:
-                waited += 1
-                if waited >= cfg["patience"]:
-                    break
-        train_s = time.perf_counter() - start
-        if best is None:
-            raise ValueError("protocol 'generative': the validation score is undefined at every evaluation")
-        for m, state in zip(modules, best[2]):
-            m.load_state_dict(state)
-        tick = time.perf_counter()
-        predicted = decode(test)
-    log = {"seed": seed, "best_step": best[1], "val_score": best[0], "steps_run": len(step_s), "evals": evals,
-           "train_s": round(train_s, 2), "s_per_step": round(float(np.mean(step_s)), 4),
-           "test_decode_s": round(time.perf_counter() - tick, 2), "trainable_params": sum(p.numel() for p in params)}
-    return predicted, log
-
-
-def _text_only(llm: "FrozenLLM", inp: ProtocolInput, config: dict[str, Any], instruction: str, refs: list[Any],
-               shots_from: np.ndarray, items: np.ndarray, max_new_tokens: int) -> list[str]:
-    """Answers of the frozen LLM given the items' text column instead of the audio (no projector, no training),
-    after `text_only_shots` solved examples drawn from `shots_from` with the first seed."""
-    from bench.llm import PrefixCache, greedy_decode, prompt_text
-    from bench.protocols.labels import item_id
-
-    column = config["text_only"]
-
-    def text(i: int) -> str:
-        value = inp.items[i].get(column)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{inp.task.file}: item '{item_id(inp.task, inp.items[i], i)}' has no text in column "
-                             f"'{column}' (config text_only)")
-        return f"{column.replace('_', ' ').capitalize()}: {value.strip()}"
-
-    rng = np.random.default_rng(inp.seeds[0])
-    chosen = rng.choice(shots_from, size=min(config["text_only_shots"], len(shots_from)), replace=False)
-    shots = [(text(i), refs[i] if isinstance(refs[i], str) else refs[i][0]) for i in chosen.tolist()]
-    before, after, _ = prompt_text(llm.tokenizer, instruction, shots)
-    embed = _embedder(llm)
-    return greedy_decode(llm, PrefixCache(llm.model, embed(before, True), memo=True), embed(after, False),
-                         [embed(text(i), False) for i in items.tolist()], max_new_tokens, config["eval_batch_size"])
-
-
-def _embedder(llm: "FrozenLLM") -> Any:
-    import torch
-
-    def embed(text: str, first: bool) -> "torch.Tensor":
-        """Embeddings of `text`; `first`: with the special tokens the tokenizer adds at the start (e.g. bos)."""
-        ids = llm.tokenizer(text, add_special_tokens=first and not llm.tokenizer.chat_template)["input_ids"]
-        with torch.no_grad():
-            return llm.embed(torch.tensor(ids, dtype=torch.long)).to(next(llm.model.parameters()).dtype)
-
-    return embed
-
-
 def run_generative(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Train a projector into a frozen LLM on cached frames, decode greedily, score the text (see module doc).
 
@@ -338,7 +163,10 @@ def run_generative(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
 def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     import torch
 
-    from bench.llm import load_llm, prompt_text
+    from bench.llm import load_llm
+    from bench.llm_prompt import prompt_text
+    from bench.protocols.generative_train import (embedder, embedding_scale, stack_factor, stack_frames,
+                                                  text_only_answers, train_and_decode)
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
     from bench.textmetrics import NORMALISATION, corpus_metric
@@ -371,7 +199,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     llm = load_llm(config["llm"], config["device"])
     load_s = time.perf_counter() - tick
     before, after, answer_prefix = prompt_text(llm.tokenizer, instruction)
-    embed = _embedder(llm)
+    embed = embedder(llm)
     prefix, suffix, scale = embed(before, True), embed(after, False), embedding_scale(llm)
     tok = llm.tokenizer
 
@@ -400,7 +228,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         for seed_index, seed in enumerate(seeds):
             run_seed = int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0])
             with torch.random.fork_rng(devices=[]):
-                predicted, log = _train_and_decode(llm, config, run_seed, x, answers, refs,
+                predicted, log = train_and_decode(llm, config, run_seed, x, answers, refs,
                                                    (prefix, suffix, scale, max_new, sign), (train, val, test),
                                                    val_score)
             for i, text in zip(test.tolist(), predicted):
@@ -418,7 +246,8 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         tick = time.perf_counter()
         upper = [""] * len(inp.items)
         for train, _, test in folds:  # shots from each fold's train part, never from its test part
-            for i, text in zip(test.tolist(), _text_only(llm, inp, config, instruction, refs, train, test, max_new)):
+            answers_of_test = text_only_answers(llm, inp, config, instruction, refs, train, test, max_new)
+            for i, text in zip(test.tolist(), answers_of_test):
                 upper[i] = text
         cost["text_only_s"] = round(time.perf_counter() - tick, 2)
         upper_stats = score_stats(task.label_kind, [upper[i] for i in tested.tolist()], test_refs, classes, names)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult
+from bench.protocols.features import unit
+from bench.protocols.pooled import finish, prepare
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -20,11 +22,6 @@ if TYPE_CHECKING:
 KNN_DEFAULTS: dict[str, Any] = {"k": 10, "temperature": 0.07, "n_boot": 1000}
 # Queries are scored in chunks of about this many (query, gallery item) similarities.
 _CHUNK_CELLS = 4_000_000
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k: int, temperature: float,
@@ -57,12 +54,10 @@ def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k
 
 def run_knn(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """kNN protocol; defaults in KNN_DEFAULTS. Deterministic: reports the first seed only, with a bootstrap CI."""
-    from bench.protocols.probe import finish, prepare
-
-    config, labels, folds = prepare(inp, spec, KNN_DEFAULTS)
+    config, labels, folds = prepare(inp, spec)
     kind = inp.task.label_kind
     n_classes = int(labels.max()) + 1 if kind == "multiclass" else 0
-    x = _normalise(inp.pooled)
+    x = unit(inp.pooled.astype(np.float64))  # float64: neighbour order free of kernel noise
     preds = np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32)
     for train, _, test in folds:
         preds[test] = knn_predict(x[train], labels[train], x[test], config["k"], config["temperature"], kind,

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -30,16 +31,12 @@ DEFAULTS: dict[str, Any] = {
 POOLED_MATCHES = ("centroid", "nearest")
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def downsample(frames: np.ndarray, stride: int) -> np.ndarray:
     """Unit-norm means of consecutive groups of `stride` frames (the last group may be shorter)."""
     frames = np.asarray(frames, dtype=np.float32)
     starts = np.arange(0, len(frames), stride)
     sums = np.add.reduceat(frames, starts, axis=0)
-    return _unit(sums / np.diff(np.r_[starts, len(frames)])[:, None])
+    return unit(sums / np.diff(np.r_[starts, len(frames)])[:, None])
 
 
 def dtw_distances(query: np.ndarray, templates: list[np.ndarray]) -> np.ndarray:
@@ -61,21 +58,22 @@ def dtw_distances(query: np.ndarray, templates: list[np.ndarray]) -> np.ndarray:
 
 
 def _pooled_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, match: str) -> np.ndarray:
-    train_x, test_x = _unit(train_x), _unit(test_x)
+    train_x, test_x = unit(train_x), unit(test_x)
     if match == "nearest":
         return train_y[np.argmax(test_x @ train_x.T, axis=1)]
     classes = np.unique(train_y)
-    centroids = _unit(np.stack([train_x[train_y == c].mean(0) for c in classes]))
+    centroids = unit(np.stack([train_x[train_y == c].mean(0) for c in classes]))
     return classes[np.argmax(test_x @ centroids.T, axis=1)]
 
 
 def run_qbe(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Nearest-template keyword spotting by pooled cosine (`accuracy`) and by frame DTW (`accuracy_dtw`)."""
     from bench.protocols.labels import encode_labels
+    from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
 
-    cfg = effective_config(inp.task, spec, DEFAULTS, {"pooled_match": POOLED_MATCHES})
+    cfg = resolve_protocol_config(inp.task, spec)
     y, classes = encode_labels(inp.task, inp.items)
     stride = max(1, round(cfg["dtw_hop_ms"] / inp.hop_ms))
     sequences: dict[int, np.ndarray] = {}

@@ -11,6 +11,7 @@ only when asked for (protocol modules import numpy, never torch, at import time)
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -40,6 +41,9 @@ class ProtocolInfo:
     types: config key -> expected type where the default does not tell it: "int", "number", "str", "bool",
         "list", "list[number]", "list[str]", each optionally followed by "|None".
     label_kinds: the task label kinds it scores (empty: any).
+    ranges: config key -> allowed range of its value(s), which also fixes its type: ">0" (positive), ">=0"
+        (non-negative), "[0,1)", or "text" (a non-empty string); every element of a list, which may not be empty.
+        A None value passes when the key's type allows None.
     """
 
     kind: str
@@ -49,18 +53,29 @@ class ProtocolInfo:
     choices: dict[str, tuple | str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     label_kinds: tuple[str, ...] = ()
+    ranges: dict[str, str] = field(default_factory=dict)
 
 
 _DIARIZATION_CHOICES = {"centre": ("train", "none")}
+_PROBE_RANGES = {"lrs": ">0", "weight_decay": ">=0", "batch_size": ">0", "max_epochs": ">0", "patience": ">0",
+                 "n_boot": ">0"}
+_MLP_RANGES = {**_PROBE_RANGES, "hidden": ">0", "dropout": "[0,1)"}
+_CONTRASTIVE_RANGES = {**_PROBE_RANGES, "temperature": ">0"}
+_GENERATIVE_RANGES = {
+    **{key: ">0" for key in ("token_rate_hz", "lr", "batch_size", "eval_batch_size", "lora_r", "lora_alpha",
+                             "n_boot", "steps", "eval_every", "patience", "n_seeds", "max_new_tokens")},
+    "text_only_shots": ">=0", "llm": "text", "prompt": "text",
+}
 _ENCODER_TEXT_TYPES = {"class_column": "str|None"}
 
 PROTOCOLS: dict[str, ProtocolInfo] = {info.kind: info for info in (
     ProtocolInfo("linear", "bench.protocols.probe:run_linear", "bench.protocols.probe:LINEAR_DEFAULTS",
-                 _POOLED_METRICS, label_kinds=_POOLED_LABELS),
+                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_PROBE_RANGES),
     ProtocolInfo("mlp", "bench.protocols.probe:run_mlp", "bench.protocols.probe:MLP_DEFAULTS",
-                 _POOLED_METRICS, label_kinds=_POOLED_LABELS),
+                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_MLP_RANGES),
     ProtocolInfo("knn", "bench.protocols.knn:run_knn", "bench.protocols.knn:KNN_DEFAULTS",
-                 _POOLED_METRICS, label_kinds=_POOLED_LABELS),
+                 _POOLED_METRICS, label_kinds=_POOLED_LABELS,
+                 ranges={"k": ">0", "temperature": ">0", "n_boot": ">0"}),
     ProtocolInfo("verification", "bench.protocols.verification:run_verification",
                  "bench.protocols.verification:DEFAULTS",
                  {"eer": False, "min_dcf_0.01": False, "min_dcf_0.05": False, "min_dcf_*": False},
@@ -80,21 +95,22 @@ PROTOCOLS: dict[str, ProtocolInfo] = {info.kind: info for info in (
                  types={"templates_per_class": "int|None"}, label_kinds=("multiclass",)),
     ProtocolInfo("zeroshot", "bench.protocols.zeroshot:run_zeroshot", "bench.protocols.zeroshot:DEFAULTS",
                  {"accuracy": True, "accuracy_heldout": True, "accuracy_all": True},
-                 choices={"text_side": "bench.protocols.zeroshot:TEXT_SIDES"},
-                 types={**_ENCODER_TEXT_TYPES, "text_column": "str|None", "heldout_classes": "list|None"}),
+                 choices={"text_side": "bench.protocols.contrastive:TEXT_SIDES"},
+                 types={**_ENCODER_TEXT_TYPES, "text_column": "str|None", "heldout_classes": "list|None"},
+                 ranges=_CONTRASTIVE_RANGES),
     ProtocolInfo("retrieval", "bench.protocols.retrieval:run_retrieval", "bench.protocols.retrieval:DEFAULTS",
                  {**_RETRIEVAL_METRICS, "a2a_map@10": True, "a2a_r@1": True},
-                 choices={"text_side": "bench.protocols.zeroshot:TEXT_SIDES", "backend": "bench.search:BACKENDS"},
-                 types=_ENCODER_TEXT_TYPES, label_kinds=("captions",)),
+                 choices={"text_side": "bench.protocols.contrastive:TEXT_SIDES", "backend": "bench.search:BACKENDS"},
+                 types=_ENCODER_TEXT_TYPES, label_kinds=("captions",), ranges=_CONTRASTIVE_RANGES),
     ProtocolInfo("events", "bench.protocols.events:run_events", "bench.protocols.events:DEFAULTS",
                  {"onset_f1": True, "onset_precision": True, "onset_recall": True, "segment_f1": True},
-                 types={"classes": "list|None"}, label_kinds=("events",)),
+                 types={"classes": "list|None"}, label_kinds=("events",), ranges=_PROBE_RANGES),
     ProtocolInfo("generative", "bench.protocols.generative:run_generative",
                  ("bench.protocols.generative:NUMERIC_DEFAULTS", "bench.protocols.generative:OTHER_DEFAULTS"),
                  {**_GENERATIVE_METRICS, **{f"text_only_{m}": up for m, up in _GENERATIVE_METRICS.items()}},
                  choices={"tier": "bench.protocols.generative:TIERS", "projector": ("mlp", "linear")},
                  types={"prompt": "str|None", "max_new_tokens": "int|None", "text_only": "str|None"},
-                 label_kinds=("multiclass", "transcripts", "captions")),
+                 label_kinds=("multiclass", "transcripts", "captions"), ranges=_GENERATIVE_RANGES),
 )}
 
 
@@ -201,12 +217,36 @@ def _type_name(expected: str) -> str:
     return _TYPE_NAMES.get(expected, expected)
 
 
+_RANGE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    ">0": lambda v: v > 0, ">=0": lambda v: v >= 0, "[0,1)": lambda v: 0 <= v < 1,
+}
+_RANGE_NAMES = {">0": "positive", ">=0": "non-negative", "[0,1)": "in [0, 1)"}
+
+
+def _range_problem(value: Any, expected: str, rule: str) -> str | None:
+    """Why `value` breaks the range `rule` (see ProtocolInfo.ranges) of a key of type `expected`, or None."""
+    if value is None and expected.endswith("|None"):
+        return None
+    if rule == "text":
+        return None if isinstance(value, str) and value.strip() else "a non-empty string"
+    integer = expected.removesuffix("|None") == "int"
+    kind = "integer" if integer else "number"
+    name = _RANGE_NAMES[rule]
+    want = (f"a non-empty list of {name} numbers" if expected.startswith("list")
+            else f"a {kind} {name}" if rule == "[0,1)" else f"a {name} {kind}")
+    numbers = value if expected.startswith("list") and isinstance(value, list) else [value]
+    ok = (isinstance(value, list) == expected.startswith("list")) and len(numbers) > 0 and all(
+        isinstance(v, int if integer else (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        and _RANGE_CHECKS[rule](v) for v in numbers)
+    return None if ok else want
+
+
 def resolve_protocol_config(task: "TaskSpec", spec: "ProtocolSpec") -> dict[str, Any]:
-    """The task's protocol config over the protocol's defaults, checked against its schema.
+    """The one config resolver: the task's protocol config over the protocol's defaults, checked against its schema
+    (types, choices, ranges). Every protocol calls it (the runner and `bench.validate` too, before any encoder loads).
 
     Raises ValueError naming the task file, the protocol and the key: an unknown protocol, an unknown key, a value
-    of the wrong type or outside the allowed choices, or a main score the protocol does not emit. Range checks
-    (positive learning rates ...) stay with each protocol.
+    of the wrong type, outside the allowed choices or out of range, or a main score the protocol does not emit.
     """
     where = f"{task.file}: protocol '{spec.kind}'"
     if spec.kind not in PROTOCOLS:
@@ -219,7 +259,11 @@ def resolve_protocol_config(task: "TaskSpec", spec: "ProtocolSpec") -> dict[str,
     config = {**defaults, **spec.config}
     for key in spec.config:
         expected = info.types.get(key) or _type_of(defaults[key])
-        if not _type_ok(config[key], expected):
+        if key in info.ranges:
+            problem = _range_problem(config[key], expected, info.ranges[key])
+            if problem:
+                raise ValueError(f"{where}: config '{key}' must be {problem}, got {config[key]!r}")
+        elif not _type_ok(config[key], expected):
             raise ValueError(f"{where}: config '{key}' must be {_type_name(expected)}, got "
                              f"{type(config[key]).__name__} ({config[key]!r})")
     for key, allowed in protocol_choices(spec.kind).items():

@@ -1,7 +1,7 @@
 """Audio-text retrieval (both directions) and audio-audio retrieval by class, over the test split.
 
 Text side: MiniLM sentence vectors of the captions (the task's label column: a string or a list of strings per
-clip); audio side: the contrastive probe of `bench.protocols.zeroshot` (trained on the train split's captions, lr and
+clip); audio side: the contrastive map of `bench.protocols.contrastive` (trained on the train split's captions, lr and
 epoch chosen on the validation split's mean recall), or the encoder's own text tower when it has one. Queries and
 gallery are the test split: audio->text ranks all test captions for each test clip, text->audio ranks all test clips
 for each caption. A query's relevant items are its clip's captions (a2t) or its clip (t2a).
@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.contrastive import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, uses_tower
+from bench.protocols.features import unit
 from bench.protocols.labels import item_id
-from bench.protocols.zeroshot import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, unit, uses_tower
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -106,11 +107,12 @@ def _mean_recall_on(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> C
 
 def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """a2t / t2a R@1/5/10, mAP@10, median rank; a2a mAP@10 and R@1 by class (module docstring)."""
+    from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
     from bench.text import TEXT_ENCODER, encode_texts
 
-    cfg = effective_config(inp.task, spec, DEFAULTS)
+    cfg = resolve_protocol_config(inp.task, spec)
     where = f"{inp.task.file}: protocol '{spec.kind}'"
     tower = uses_tower(inp, cfg["text_side"], where)
     encode = inp.encode_text if tower else encode_texts

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
@@ -93,10 +94,6 @@ def read_trials(inp: ProtocolInput) -> list[dict[str, Any]]:
     return rows
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def _cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
     sims = emb @ cohort.T
     if top_k is not None:
@@ -112,19 +109,20 @@ def score_trials(embeddings: np.ndarray, enroll: np.ndarray, test: np.ndarray, c
         raise ValueError(f"score_norm '{score_norm}' needs train-split embeddings as cohort, and there are none")
     if score_norm == "mean":
         emb = emb - np.asarray(cohort, dtype=np.float64).mean(0)
-    emb = _unit(emb)
+    emb = unit(emb)
     scores = (emb[enroll] * emb[test]).sum(1)
     if score_norm == "snorm":
-        mu, sd = _cohort_stats(emb, _unit(np.asarray(cohort, dtype=np.float64)), cohort_top_k)
+        mu, sd = _cohort_stats(emb, unit(np.asarray(cohort, dtype=np.float64)), cohort_top_k)
         scores = 0.5 * ((scores - mu[enroll]) / sd[enroll] + (scores - mu[test]) / sd[test])
     return scores
 
 
 def run_verification(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """EER and minDCF of cosine-scored trials (see the module docstring); a sample row per test trial."""
+    from bench.protocols.registry import resolve_protocol_config
     from bench.scoring import sample_fields
 
-    cfg = effective_config(inp.task, spec, DEFAULTS, {"score_norm": SCORE_NORMS})
+    cfg = resolve_protocol_config(inp.task, spec)
     trials = read_trials(inp)
     index = {item_id(inp.task, item, i): i for i, item in enumerate(inp.items)}
     split_col = inp.task.split.column

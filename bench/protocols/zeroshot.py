@@ -1,10 +1,10 @@
-"""Zero-shot classification by class-name prompts, and the contrastive probe that gives any encoder a text side.
+"""Zero-shot classification by class-name prompts.
 
 Encoders with a text tower (`inp.encode_text`) are scored as they are: cosine of the pooled audio embedding with the
 class prompts ("the sound of {class}", underscores in class names read as spaces; several templates are averaged).
-Audio-only encoders get a contrastive probe: a linear map from standardised pooled audio into the frozen MiniLM
-sentence space (`bench.text`), trained with a symmetric InfoNCE loss (fixed temperature) on the train split's class
-prompts (or captions, `text_column`); the learning rate and the epoch are chosen on validation (early stopping).
+Audio-only encoders get the contrastive map of `bench.protocols.contrastive` into the frozen MiniLM sentence space,
+trained on the train split's class prompts (or captions, `text_column`); the learning rate and the epoch are chosen
+on the validation items' mean probability of their class (early stopping; accuracy saturates on small splits).
 
 Some classes are held out (`heldout_classes`, or a seeded `heldout_fraction`): their items are removed from train
 and validation, so their prompts are never seen by the probe nor by selection. Metrics, the same for both kinds of
@@ -16,28 +16,18 @@ encoder so rows compare:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from bench.protocols.base import ProtocolInput, ProtocolResult, effective_config, scored_result, single_threaded
-from bench.protocols.features import standardiser
+from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.contrastive import PROBE_DEFAULTS, ContrastiveMap, fit_contrastive_map, uses_tower
+from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
-    import torch
-
     from bench.taskspec import ProtocolSpec
 
-PROBE_DEFAULTS: dict[str, Any] = {
-    "lrs": [1e-3, 1e-2],  # Adam learning rates, one chosen on validation
-    "max_epochs": 100,
-    "patience": 10,  # epochs without validation improvement before stopping
-    "batch_size": 256,
-    "temperature": 0.07,
-    "weight_decay": 0.0,
-}
 DEFAULTS: dict[str, Any] = {
     "templates": ["the sound of {class}"],
     "class_column": "class",  # falls back to the task's label column when no item has it
@@ -49,22 +39,6 @@ DEFAULTS: dict[str, Any] = {
     **PROBE_DEFAULTS,
     "n_boot": 1000,
 }
-TEXT_SIDES = ("auto", "tower", "probe")
-
-
-def uses_tower(inp: ProtocolInput, text_side: str, where: str) -> bool:
-    """Whether to score with the encoder's text tower (True) or with a contrastive probe into MiniLM (False)."""
-    if text_side not in TEXT_SIDES:
-        raise ValueError(f"{where}: text_side is {text_side!r}; expected one of {', '.join(TEXT_SIDES)}")
-    if text_side == "tower" and inp.encode_text is None:
-        raise ValueError(f"{where}: text_side 'tower' but the encoder has no text tower (encode_text is None)")
-    return text_side == "tower" or (text_side == "auto" and inp.encode_text is not None)
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32)."""
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def prompt_embeddings(names: list[str], templates: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
@@ -73,79 +47,6 @@ def prompt_embeddings(names: list[str], templates: list[str], encode: Callable[[
         raise ValueError(f"prompt templates must be a non-empty list, each with a '{{class}}' slot; got {templates}")
     readable = [str(n).replace("_", " ") for n in names]
     return unit(sum(unit(encode([t.replace("{class}", n) for n in readable])) for t in templates))
-
-
-@dataclass
-class ContrastiveMap:
-    """Standardise (train statistics), apply a linear map, L2-normalise."""
-
-    mean: np.ndarray
-    std: np.ndarray
-    weight: np.ndarray  # [D, T]
-    bias: np.ndarray  # [T]
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return unit(((np.asarray(x, dtype=np.float32) - self.mean) / self.std) @ self.weight + self.bias)
-
-
-def _info_nce(audio: "torch.Tensor", texts: "torch.Tensor", ids: "torch.Tensor", temperature: float) -> "torch.Tensor":
-    """Symmetric InfoNCE over a batch; items sharing a text id are all positives of that text."""
-    import torch
-    import torch.nn.functional as F
-
-    unique, position = torch.unique(ids, return_inverse=True)
-    logits = F.normalize(audio, dim=-1) @ texts[unique].T / temperature  # [B, U]
-    a2t = F.cross_entropy(logits, position)
-    positives = F.one_hot(position, len(unique)).T.float()  # [U, B]
-    t2a = -(positives / positives.sum(1, keepdim=True) * F.log_softmax(logits.T, dim=1)).sum(1).mean()
-    return 0.5 * (a2t + t2a)
-
-
-@single_threaded
-def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors: np.ndarray,
-                        val_score: Callable[[ContrastiveMap], float], cfg: dict[str, Any],
-                        seed: int) -> tuple[ContrastiveMap, dict[str, Any]]:
-    """Train the linear audio->text map on (x_train[i], text_vectors[text_ids[i]]) pairs.
-
-    Every lr in `cfg['lrs']` is trained with early stopping on `val_score` (higher is better, evaluated after each
-    epoch; `patience` epochs without a strict improvement stop a run, whose last best-scoring epoch is kept); the
-    best lr wins, the first on ties. Returns the map and what was selected.
-    """
-    import torch
-
-    x = np.asarray(x_train, dtype=np.float32)
-    mean, std = standardiser(x)
-    mean, std = mean.astype(np.float32), std.astype(np.float32)
-    xs = torch.from_numpy((x - mean) / std)
-    texts = torch.from_numpy(unit(text_vectors))
-    ids = torch.from_numpy(np.asarray(text_ids, dtype=np.int64))
-    d_in, d_out = xs.shape[1], texts.shape[1]
-    best: tuple[float, ContrastiveMap | None, dict[str, Any]] = (-np.inf, None, {})
-    for lr in cfg["lrs"]:
-        gen = torch.Generator().manual_seed(seed)
-        weight = (torch.randn(d_in, d_out, generator=gen) / np.sqrt(d_in)).requires_grad_()
-        bias = torch.zeros(d_out, requires_grad=True)
-        opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=cfg["weight_decay"])
-        run: tuple[float, ContrastiveMap | None, int] = (-np.inf, None, 0)
-        since = 0
-        for epoch in range(1, cfg["max_epochs"] + 1):
-            for batch in torch.randperm(len(xs), generator=gen).split(cfg["batch_size"]):
-                loss = _info_nce(xs[batch] @ weight + bias, texts, ids[batch], cfg["temperature"])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            current = ContrastiveMap(mean, std, weight.detach().numpy().copy(), bias.detach().numpy().copy())
-            score = float(val_score(current))
-            since = 0 if score > run[0] else since + 1
-            if score >= run[0]:  # on a plateau (small validation sets saturate) keep the later epoch
-                run = (score, current, epoch)
-            if since >= cfg["patience"]:
-                break
-        if run[0] > best[0]:
-            best = (run[0], run[1], {"lr": lr, "epoch": run[2], "validation_score": run[0]})
-    if best[1] is None:
-        raise ValueError("the contrastive probe never produced a finite validation score")
-    return best[1], best[2]
 
 
 def class_column(inp: ProtocolInput, configured: str | None) -> str:
@@ -202,19 +103,33 @@ def _predict(audio: np.ndarray, prompts: np.ndarray, candidates: list[int]) -> n
     return cand[np.argmax(audio @ prompts[cand].T, axis=1)]
 
 
-def _accuracy_on(x: np.ndarray, y: np.ndarray, prompts: np.ndarray,
-                 candidates: list[int]) -> Callable[[ContrastiveMap], float]:
-    """Selection score of a map: accuracy on (x, y) choosing among the candidate classes."""
-    return lambda m: float(np.mean(_predict(m(x), prompts, candidates) == y))
+def _true_class_probability(x: np.ndarray, y: np.ndarray, prompts: np.ndarray, candidates: list[int],
+                            temperature: float) -> Callable[[ContrastiveMap], float]:
+    """Selection score of a map: the mean softmax probability (over the candidate classes' prompts, at the training
+    temperature) of each item's class. Unlike accuracy it does not saturate on a small validation split, so the
+    tie rule (the earlier epoch wins) does not stop at the first epoch that classifies every item right."""
+    cand = np.array(candidates, dtype=np.int64)
+    column = {c: k for k, c in enumerate(candidates)}
+    target = np.array([column[int(v)] for v in y], dtype=np.int64)
+
+    def score(m: ContrastiveMap) -> float:
+        logits = m(x) @ prompts[cand].T / temperature
+        logits -= logits.max(1, keepdims=True)
+        prob = np.exp(logits)
+        prob /= prob.sum(1, keepdims=True)
+        return float(np.mean(prob[np.arange(len(target)), target]))
+
+    return score
 
 
 def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     """Zero-shot classification by prompts: accuracy on seen, held-out and all classes (module docstring)."""
+    from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
     from bench.text import TEXT_ENCODER, encode_texts
 
-    cfg = effective_config(inp.task, spec, DEFAULTS)
+    cfg = resolve_protocol_config(inp.task, spec)
     where = f"{inp.task.file}: protocol '{spec.kind}'"
     tower = uses_tower(inp, cfg["text_side"], where)
     column = class_column(inp, cfg["class_column"])
@@ -249,8 +164,9 @@ def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                     vectors = encode_texts(vocab)
                 else:
                     ids, vectors = code[train_idx], prompts
-                val_accuracy = _accuracy_on(inp.pooled[val_idx], code[val_idx], prompts, seen_ids)
-                cmap, info = fit_contrastive_map(inp.pooled[train_idx], ids, vectors, val_accuracy, cfg, seed)
+                val_score = _true_class_probability(inp.pooled[val_idx], code[val_idx], prompts, seen_ids,
+                                                    cfg["temperature"])
+                cmap, info = fit_contrastive_map(inp.pooled[train_idx], ids, vectors, val_score, cfg, seed)
                 selected.append({"seed": seed, **info})
                 audio = cmap(inp.pooled[test_idx])
             preds[seed]["seen"].append(_predict(audio, prompts, seen_ids))

@@ -1,0 +1,73 @@
+"""The one early-stopping loop and the one tie rule of the trained protocols (linear and MLP probes, the event head,
+the contrastive map, the generative projector).
+
+Tie rule. Validation scores are compared after rounding to `SCORE_DECIMALS` (9) decimals, so that float noise from
+CPU kernels (vector width, BLAS, thread count), far below 1e-9 once the models are trained in float64, cannot flip
+a choice:
+- within a run, an evaluation replaces the best checkpoint only when its rounded score is strictly higher: on a
+  tie the earlier checkpoint stays; `patience` evaluations without such an improvement stop the run; a NaN score
+  never counts as one;
+- across the learning-rate grid, the run with the highest rounded best score wins; on a tie the smaller lr wins.
+Scores are "higher is better": callers negate losses and lower-is-better metrics.
+
+Probes, the event head and the contrastive map train in float64 (`FLOAT64`) on one thread
+(bench.protocols.base.single_threaded); the generative projector trains in its LLM's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+SCORE_DECIMALS = 9
+FLOAT64 = "float64"  # the dtype the probes, the event head and the contrastive map are trained in
+
+
+def tie_key(score: float | None) -> float:
+    """A validation score as the tie rule compares it: rounded to SCORE_DECIMALS; None and NaN give -inf."""
+    if score is None or not math.isfinite(score):
+        return -math.inf if score is None or math.isnan(score) else score
+    return round(float(score), SCORE_DECIMALS)
+
+
+@dataclass
+class Fit:
+    """Outcome of one early-stopped run: the best (rounded) validation score, the evaluation round that reached it
+    (1-based; 0 and state None when no score was finite), its snapshot, and how many rounds ran."""
+
+    score: float = -math.inf
+    round: int = 0
+    state: Any = None
+    rounds: int = 0
+
+    @property
+    def finite(self) -> bool:
+        return self.state is not None
+
+
+def fit_with_early_stopping(train_round: Callable[[int], None], evaluate: Callable[[], float],
+                            snapshot: Callable[[], Any], max_rounds: int, patience: int) -> Fit:
+    """Alternate `train_round(r)` (an epoch, or a block of steps) and `evaluate()` (the validation score, higher is
+    better) for r = 1 .. max_rounds; keep `snapshot()` of the best round under the tie rule (module docstring) and
+    stop after `patience` rounds without a strict improvement."""
+    fit, waited = Fit(), 0
+    for r in range(1, max_rounds + 1):
+        train_round(r)
+        score, fit.rounds = tie_key(evaluate()), r
+        if score > fit.score:  # strictly better after rounding; NaN (-inf) never is
+            fit.score, fit.round, fit.state, waited = score, r, snapshot(), 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    return fit
+
+
+def best_lr(runs: Sequence[tuple[float, Fit]]) -> int | None:
+    """Index of the winning (lr, fit) of a learning-rate grid: highest rounded score, the smaller lr on a tie; None
+    when no run reached a finite score."""
+    finite = [k for k, (_, fit) in enumerate(runs) if fit.finite]
+    if not finite:
+        return None
+    return max(finite, key=lambda k: (runs[k][1].score, -runs[k][0]))
