@@ -93,3 +93,18 @@ def test_shape_errors_are_clear():
         metrics.mean_average_precision(np.zeros((3, 2)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="weights"):
         metrics.mae(np.zeros(3), np.zeros(3), weights=np.ones(3))
+
+
+def test_summed_metric_and_mean_value_match_explicit_resamples():
+    """The building blocks of the diarization, events, retrieval and text metrics: a weighted copy equals the plain
+    metric of the rows repeated by their counts, computed here by hand (sums over repeated rows, numpy mean)."""
+    rng = np.random.default_rng(3)
+    stats = rng.integers(0, 9, size=(40, 2)).astype(float)
+    ratio = metrics.summed_metric(lambda s: s[:, 0] / s[:, 1])
+    values = rng.random(40)
+    counts = rng.multinomial(40, np.full(40, 1 / 40), size=6)
+    idx = [np.repeat(np.arange(40), c) for c in counts]
+    assert ratio(None, stats) == pytest.approx(stats[:, 0].sum() / stats[:, 1].sum())
+    assert ratio(None, stats, weights=counts) == pytest.approx([stats[i, 0].sum() / stats[i, 1].sum() for i in idx])
+    assert metrics.mean_value(None, values) == pytest.approx(np.mean(values))
+    assert metrics.mean_value(None, values, weights=counts) == pytest.approx([np.mean(values[i]) for i in idx])
