@@ -195,7 +195,7 @@ def resolve_tasks(suite: str | None = None, names: list[str] | None = None,
                 raise FileNotFoundError(f"task file not found: {name}")
             chosen.extend(load_tasks(name))
             continue
-        _raise_if_broken(broken, lambda declared: fnmatch.fnmatchcase(declared, name))
+        _raise_if_broken(broken, lambda declared, pattern=name: fnmatch.fnmatchcase(declared, pattern))
         matched = [t for n, t in sorted(tasks.items()) if fnmatch.fnmatchcase(n, name)]
         if not matched:
             raise _unknown("task", name, sorted(tasks), broken)

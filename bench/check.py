@@ -59,10 +59,19 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bench.check_result import CheckResult, format_report
 from bench.check_duration import check_duration, check_long
-from bench.check_signals import (BAND, SHORT_SECONDS, Output, Runner, Signals, finite, rel_err, short_output,
-                                 window_offset)
+from bench.check_result import CheckResult, format_report
+from bench.check_signals import (
+    BAND,
+    SHORT_SECONDS,
+    Output,
+    Runner,
+    Signals,
+    finite,
+    rel_err,
+    short_output,
+    window_offset,
+)
 
 if TYPE_CHECKING:
     from bench.encoder import Encoder

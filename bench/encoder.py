@@ -11,8 +11,9 @@ import hashlib
 import inspect
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.card import EncoderCard
 
@@ -35,9 +36,9 @@ class Frames:
     hidden_states: optional list of [B, T, D] tensors, one per layer (input embedding first, last layer last).
     """
 
-    frames: "torch.Tensor"
-    mask: "torch.Tensor"
-    hidden_states: list["torch.Tensor"] | None = None
+    frames: torch.Tensor
+    mask: torch.Tensor
+    hidden_states: list[torch.Tensor] | None = None
 
 
 BUILTIN_PACKAGE = "bench."  # classes from modules under this prefix are the harness's own wrappers
@@ -66,7 +67,7 @@ def _recording_init(init: Callable[..., None]) -> Callable[..., None]:
     (defaults applied), also those the wrapper never passes to `Encoder.__init__`."""
 
     @functools.wraps(init)
-    def wrapper(self: "Encoder", *args: Any, **kwargs: Any) -> None:
+    def wrapper(self: Encoder, *args: Any, **kwargs: Any) -> None:
         outermost = not self.__dict__.get("_recording_init_args", False)
         self.__dict__["_recording_init_args"] = True
         try:
@@ -148,7 +149,7 @@ class Encoder:
         self._loaded = False
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def load(self, device: str = "cpu", dtype: str = "float32") -> "Encoder":
+    def load(self, device: str = "cpu", dtype: str = "float32") -> Encoder:
         """Read weights and move to `device` in `dtype`; idempotent. Subclasses extend `_load`."""
         if not self._loaded or (device, dtype) != (self.device, self.dtype):
             self.device, self.dtype = device, dtype
@@ -160,7 +161,7 @@ class Encoder:
         """Read weights; nothing to do for weight-free encoders."""
 
     # -- the contract ----------------------------------------------------------------------------
-    def encode(self, waveforms: "torch.Tensor", mask: "torch.Tensor") -> Frames:
+    def encode(self, waveforms: torch.Tensor, mask: torch.Tensor) -> Frames:
         """Encode a padded batch: waveforms [B, N] float at `sample_rate`, mask [B, N] bool (True = real)."""
         raise NotImplementedError
 

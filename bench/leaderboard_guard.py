@@ -10,7 +10,8 @@ existed compare as "unknown" (two unknowns agree; unknown and a hash differ).
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 UNKNOWN = "unknown"
 SPEC = "task spec"  # the stale marker of a whole record (its spec hash differs)

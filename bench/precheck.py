@@ -4,9 +4,10 @@ is not registered passes the fast conformance checks (once per cache key, rememb
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bench.encoder import Encoder
 from bench.taskspec import TaskSpec

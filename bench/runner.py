@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from bench.encoder import Encoder
 from bench.taskspec import TaskSpec
@@ -35,10 +36,9 @@ def _text_side(encoder: Encoder):
 def _record_head(encoder: Encoder, task: TaskSpec, *, status: str, layer: str, seeds: list[int],
                  on_bad_audio: str, warnings: list[str], check: dict[str, Any] | None) -> dict[str, Any]:
     """The fields every result record starts with, successful or not."""
+    import bench
     from bench.results import SCHEMA_VERSION, git_sha, now_utc
     from bench.taskspec import spec_sha256
-
-    import bench
 
     return {
         "schema_version": SCHEMA_VERSION, "bench_version": bench.__version__, "git_sha": git_sha(),

@@ -11,8 +11,9 @@ import gzip
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 SUFFIX = ".samples.jsonl.gz"
 

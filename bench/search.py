@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 BACKENDS = ("torch", "faiss", "faiss_ivf", "faiss_hnsw")
 
 
-def _as_float32(name: str, x: "np.ndarray") -> "np.ndarray":
+def _as_float32(name: str, x: np.ndarray) -> np.ndarray:
     import numpy as np
 
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -32,8 +32,8 @@ def faiss_gpus() -> int:
     return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
 
-def _torch_search(queries: "np.ndarray", gallery: "np.ndarray", k: int,
-                  batch: int) -> tuple["np.ndarray", "np.ndarray"]:
+def _torch_search(queries: np.ndarray, gallery: np.ndarray, k: int,
+                  batch: int) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
     import torch
 
@@ -49,7 +49,7 @@ def _torch_search(queries: "np.ndarray", gallery: "np.ndarray", k: int,
     return np.concatenate(scores), np.concatenate(indices).astype(np.int64)
 
 
-def build_index(gallery: "np.ndarray", backend: str = "faiss", *, nlist: int | None = None, nprobe: int = 16,
+def build_index(gallery: np.ndarray, backend: str = "faiss", *, nlist: int | None = None, nprobe: int = 16,
                 hnsw_m: int = 32, ef_construction: int = 80, ef_search: int = 128, seed: int = 0) -> Any:
     """A FAISS inner-product index holding `gallery` (flat, IVF-flat or HNSW-flat); flat goes to the GPU if any.
 
@@ -81,7 +81,7 @@ def build_index(gallery: "np.ndarray", backend: str = "faiss", *, nlist: int | N
     return index
 
 
-def search_index(index: Any, queries: "np.ndarray", k: int) -> tuple["np.ndarray", "np.ndarray"]:
+def search_index(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, indices) of `queries` in a FAISS index built by `build_index`."""
     import numpy as np
 
@@ -94,8 +94,8 @@ def search_index(index: Any, queries: "np.ndarray", k: int) -> tuple["np.ndarray
     return scores, indices.astype(np.int64)
 
 
-def search(queries: "np.ndarray", gallery: "np.ndarray", k: int, backend: str = "torch",
-           batch: int = 256, **index_options: Any) -> tuple["np.ndarray", "np.ndarray"]:
+def search(queries: np.ndarray, gallery: np.ndarray, k: int, backend: str = "torch",
+           batch: int = 256, **index_options: Any) -> tuple[np.ndarray, np.ndarray]:
     """Top-k inner-product neighbours of each query: (scores [Q, k'], indices [Q, k']), k' = min(k, N).
 
     backend: `torch` (exact matmul + topk, on the GPU when torch sees one), `faiss` (exact IndexFlatIP; GPU when
@@ -116,7 +116,7 @@ def search(queries: "np.ndarray", gallery: "np.ndarray", k: int, backend: str = 
     return search_index(build_index(gallery, backend, **index_options), queries, k)
 
 
-def recall_at_k(exact: "np.ndarray", approx: "np.ndarray") -> float:
+def recall_at_k(exact: np.ndarray, approx: np.ndarray) -> float:
     """Mean fraction of each query's exact top-k found in its approximate top-k (both [Q, k] index arrays)."""
     import numpy as np
 

@@ -22,7 +22,7 @@ class TaskInvalid(ValueError):
     """A task that cannot be scored on its items; the message lists every problem, one per line."""
 
 
-def validate_task(task: "TaskSpec", items: list[dict[str, Any]]) -> list[str]:
+def validate_task(task: TaskSpec, items: list[dict[str, Any]]) -> list[str]:
     """Warnings about `task` on `items` (e.g. tiny splits); raises TaskInvalid listing every problem.
 
     Checks: each protocol's config (keys, types, choices), label kind and main score; the split column and values;
@@ -49,7 +49,7 @@ def validate_task(task: "TaskSpec", items: list[dict[str, Any]]) -> list[str]:
     return warnings
 
 
-def _protocol_problems(task: "TaskSpec") -> list[str]:
+def _protocol_problems(task: TaskSpec) -> list[str]:
     """Config, label kind and main score of each protocol."""
     from bench.protocols.registry import PROTOCOLS, validate_protocol_config
 
@@ -86,7 +86,7 @@ def _main_scores(kind: str, label_kind: str) -> tuple[str, ...] | None:
     return None
 
 
-def _capped(problems: list[str], what: str, task: "TaskSpec") -> list[str]:
+def _capped(problems: list[str], what: str, task: TaskSpec) -> list[str]:
     """The first few per-item problems and a count of the rest."""
     if len(problems) <= _ITEM_PROBLEMS_SHOWN:
         return problems
@@ -94,7 +94,7 @@ def _capped(problems: list[str], what: str, task: "TaskSpec") -> list[str]:
     return problems[:_ITEM_PROBLEMS_SHOWN] + [f"{task.file}: ... and {rest} more items with {what}"]
 
 
-def _group_problems(task: "TaskSpec", items: list[dict[str, Any]]) -> list[str]:
+def _group_problems(task: TaskSpec, items: list[dict[str, Any]]) -> list[str]:
     from bench.protocols.labels import item_id
 
     if task.group is None:
@@ -112,7 +112,7 @@ def _empty(value: Any) -> bool:
                                                                                and value != value)
 
 
-def _labels(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
+def _labels(task: TaskSpec, items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
     """Each item's label as the protocols read it, and the problems (a missing column is one line)."""
     from bench.protocols.labels import item_id, item_label
 
@@ -156,7 +156,7 @@ def _is_event(event: Any) -> bool:
         return False
 
 
-def _other_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
+def _other_label(task: TaskSpec, item: dict[str, Any], index: int) -> Any:
     """The label of a captions, transcripts, events, segments or trials item, checked as its protocols read it."""
     from bench.protocols.labels import item_id
 
@@ -181,7 +181,7 @@ def _other_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
     return value
 
 
-def _class_coverage(task: "TaskSpec", items: list[dict[str, Any]], labels: list[Any]) -> tuple[list[str], list[str]]:
+def _class_coverage(task: TaskSpec, items: list[dict[str, Any]], labels: list[Any]) -> tuple[list[str], list[str]]:
     """Problems and warnings about where each class's clips fall among the split parts."""
     from bench.protocols.splits import roles
 
@@ -217,7 +217,7 @@ def _where_counts(counts: Counter) -> str:
     return ", ".join(f"{role} {n}" for role, n in sorted(counts.items()))
 
 
-def _fixed_coverage(task: "TaskSpec", per_class: dict[Any, Counter],
+def _fixed_coverage(task: TaskSpec, per_class: dict[Any, Counter],
                     items: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     problems = []
     for name, counts in sorted(per_class.items()):
@@ -239,7 +239,7 @@ def _fixed_coverage(task: "TaskSpec", per_class: dict[Any, Counter],
     return problems, warnings
 
 
-def _kfold_coverage(task: "TaskSpec", per_class: dict[Any, Counter]) -> tuple[list[str], list[str]]:
+def _kfold_coverage(task: TaskSpec, per_class: dict[Any, Counter]) -> tuple[list[str], list[str]]:
     """Rotation i: test = fold i, validation = fold i+1, train = the rest. Every class needs a train item in every
     rotation (an error); a class missing from a rotation's validation fold is a warning."""
     folds = [f"fold '{f}'" for f in task.split.folds]

@@ -42,7 +42,13 @@ def bare_forward_seconds(encoder, items, batch_seconds: float, repeats: int) -> 
 
     from bench.audio import load_audio
     from bench.extract import (
-        ExtractionConfig, ExtractionStats, _batches, _plan_units, _sync_time, pad_batch, split_rows,
+        ExtractionConfig,
+        ExtractionStats,
+        _batches,
+        _plan_units,
+        _sync_time,
+        pad_batch,
+        split_rows,
     )
 
     cfg = ExtractionConfig(batch_seconds=batch_seconds, progress=False)

@@ -14,10 +14,15 @@ import pytest
 pytest.importorskip("tinysoundfont")
 pytest.importorskip("pyroomacoustics")
 
-from bench.builtin import GENERATORS, ensure_builtin, file_checksums  # noqa: E402
-from bench.builtin import music, sound, spatial  # noqa: E402
+from bench.builtin import GENERATORS, ensure_builtin, file_checksums, music, sound, spatial  # noqa: E402  # noqa: E402
 from bench.builtin.audio_utils import (  # noqa: E402
-    SAMPLE_RATE, SPLITS, active_region, coloured_noise, item_rng, mix, trim,
+    SAMPLE_RATE,
+    SPLITS,
+    active_region,
+    coloured_noise,
+    item_rng,
+    mix,
+    trim,
 )
 from bench.builtin.music import NOTE_NAMES  # noqa: E402
 from bench.taskspec import load_task_file  # noqa: E402

@@ -12,8 +12,16 @@ import pytest
 
 pytest.importorskip("espeakng_loader", reason="the built-in speech datasets need espeakng-loader")
 
-from bench.builtin import CHECKSUM_FILE, GENERATORS, ensure_builtin, file_checksums  # noqa: E402
-from bench.builtin import espeak, speech, speech_speakers, speech_voices  # noqa: E402
+from bench.builtin import (  # noqa: E402  # noqa: E402
+    CHECKSUM_FILE,
+    GENERATORS,
+    ensure_builtin,
+    espeak,
+    file_checksums,
+    speech,
+    speech_speakers,
+    speech_voices,
+)
 from bench.taskspec import load_task_file  # noqa: E402
 
 TASKS = ("keywords", "language", "sentences", "speaker_id", "verification", "gender", "prosody", "counting",
@@ -260,7 +268,7 @@ def test_task_files_group_columns_hold_each_items_unit(quick):
             continue
         rows = _rows(quick[name])
         assert all(row.get(group) not in (None, "") for row in rows), f"{name}: every item needs its {group}"
-        assert _disjoint(_by_split(rows, lambda row: row[group])) == held_out, name
+        assert _disjoint(_by_split(rows, lambda row, column=group: row[column])) == held_out, name
 
 
 def test_task_files_load():

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench.encoders.baselines import MFCC
 
 from bench.cache import EmbeddingCache
 from bench.data import load_dataset
-from bench.encoders.baselines import MFCC
 from bench.extract import ExtractionConfig, encoder_key, extract
 from bench.registry import build_encoder
 from bench.taskspec import parse_task

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import write_task
 
 from bench.cli import build_parser, main
-from conftest import write_task
 
 
 def _cli(*args, env=None):
@@ -29,7 +29,7 @@ def tone_task(tmp_path, tone_dataset):
 def test_expected_failures_are_one_line(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"bench: error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("bench: error: ") and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_task_file_errors_are_one_line(tmp_path, capsys):

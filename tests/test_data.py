@@ -1,15 +1,15 @@
 import io
-import os
 import json
+import os
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import write_tone_dataset
 
 from bench.audio import BadAudio, load_audio
 from bench.data import DatasetError, load_dataset
 from bench.taskspec import parse_task
-from conftest import write_tone_dataset
 
 
 def _task(source, path, **dataset):
@@ -46,8 +46,8 @@ def test_folder_source(tmp_path):
             (tmp_path / split / label).mkdir(parents=True)
             sf.write(tmp_path / split / label / "x.wav", np.zeros(800, dtype=np.float32) + 0.1, 16000)
     ds = load_dataset(_task("folder", tmp_path))
-    assert {(i["split"], i["label"]) for i in ds.items} == {(s, l) for s in ("train", "validation", "test")
-                                                              for l in ("a", "b")}
+    assert {(i["split"], i["label"]) for i in ds.items} == {(s, lab) for s in ("train", "validation", "test")
+                                                              for lab in ("a", "b")}
 
 
 def test_parquet_and_hf_disk_with_bytes(tmp_path):

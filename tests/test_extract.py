@@ -1,18 +1,19 @@
 import numpy as np
 import pytest
+from bench.encoders.baselines import MFCC
 
 from bench.audio import BadAudio
 from bench.cache import EmbeddingCache, clip_key
 from bench.data import load_dataset
 from bench.encoder import Frames
-from bench.encoders.baselines import MFCC
 from bench.extract import EncoderOutputError, ExtractionConfig, _batches, _Unit, encode_clip, encoder_key, extract
 from bench.registry import build_encoder
 from bench.taskspec import parse_task
 
 
 def _task(path):
-    return parse_task({"name": "t", "version": 1, "domain": "sound", "dataset": {"source": "manifest", "path": str(path)},
+    dataset = {"source": "manifest", "path": str(path)}
+    return parse_task({"name": "t", "version": 1, "domain": "sound", "dataset": dataset,
                        "label": {"kind": "multiclass"}, "split": {"column": "split"}, "protocols": ["knn"]}, "t.yaml")
 
 

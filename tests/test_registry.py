@@ -205,8 +205,9 @@ EDITED = """
 
 
 def test_editing_a_file_encoder_changes_its_key_and_its_results(tmp_path, tone_dataset):
-    import bench
     from conftest import write_task
+
+    import bench
 
     task = str(write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",)))
     path = tmp_path / "mine.py"

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from conftest import write_task
 
 import bench
 from bench.leaderboard import MixedVersions, build, write_leaderboard
 from bench.results import load_results
-from conftest import write_task
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import sys
 from collections import namedtuple
 
 import pytest
+from conftest import write_task
 
 import bench
 from bench import paths
 from bench.paths import StorageError, ensure_writable, safe_name
-from conftest import write_task
 
 
 @pytest.fixture
@@ -177,6 +177,7 @@ def test_remove_dead_partials_tolerates_a_missing_folder(tmp_path):
 
 def test_the_cache_folder_of_an_encoder_stays_inside_the_cache():
     from bench.encoders.baselines import MFCC
+
     from bench.extract import encoder_key
 
     encoder = MFCC()

@@ -151,7 +151,8 @@ def test_a_tiers_block_yields_one_task_per_tier_merged_deeply(tmp_path):
 @pytest.mark.parametrize("tiers, message", [
     ({"quick": {"name": "a", "dataset": {"tier": "quick"}}, "full": {"name": "b", "domain": "cooking"}},
      r"x\.yaml \[tier full\]: field 'domain' is 'cooking'"),
-    ({"quick": {"name": "a"}, "full": {"name": "b", "colour": "blue"}}, r"x\.yaml \[tier full\]: unknown field.*colour"),
+    ({"quick": {"name": "a"}, "full": {"name": "b", "colour": "blue"}},
+     r"x\.yaml \[tier full\]: unknown field.*colour"),
     ({"quick": {"dataset": {"tier": "quick"}}}, r"x\.yaml \[tier quick\]: missing required field 'name'"),
     ({"quick": {"name": "a"}, "full": {"name": "a"}}, r"x\.yaml \[tier full\]: task name 'a' is also the name"),
     ({"quick": "builtin-quick/x"}, r"x\.yaml \[tier quick\]: a tier must be a mapping"),

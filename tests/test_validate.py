@@ -4,8 +4,13 @@ import re
 
 import pytest
 
-from bench.protocols.registry import (PROTOCOLS, higher_is_better, protocol_defaults, protocol_function,
-                                      validate_protocol_config)
+from bench.protocols.registry import (
+    PROTOCOLS,
+    higher_is_better,
+    protocol_defaults,
+    protocol_function,
+    validate_protocol_config,
+)
 from bench.taskspec import parse_task
 
 BASE = {

@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.builtin.audio_utils import (
-    SAMPLE_RATE, SPLITS, add_noise, item_rng, normalize_peak, place, reverb, tier_sizes,
+    SAMPLE_RATE,
+    SPLITS,
+    add_noise,
+    item_rng,
+    normalize_peak,
+    place,
+    reverb,
+    tier_sizes,
 )
 from bench.builtin.writing import sources_text, split_table, write_card, write_clips
 

@@ -10,14 +10,25 @@ and different background-noise types per split), and every card says so.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from bench.builtin.audio_utils import (
-    SAMPLE_RATE, SPLITS, active_rms, add_noise, background, coloured_noise, db_to_gain, item_rng, normalize_peak,
-    place, reverb, tier_sizes, trim,
+    SAMPLE_RATE,
+    SPLITS,
+    active_rms,
+    add_noise,
+    background,
+    coloured_noise,
+    db_to_gain,
+    item_rng,
+    normalize_peak,
+    place,
+    reverb,
+    tier_sizes,
+    trim,
 )
 from bench.builtin.writing import sources_text, split_table, write_card, write_clips
 
@@ -178,7 +189,7 @@ def animals_dir() -> Path:
     return folder
 
 
-@lru_cache(maxsize=None)
+@cache
 def animal_recording(name: str) -> np.ndarray:
     """The mono 16 kHz recording of animal `name` (read-only array)."""
     import soundfile as sf
@@ -352,7 +363,13 @@ def generate_sound_scenes(out_dir: Path, tier: str, seed: int) -> None:
 def generate_captions(out_dir: Path, tier: str, seed: int) -> None:
     """Audio-text pairs over music notes/chords (10 instrument families) and sound events (18 classes)."""
     from bench.builtin.music import (
-        CHORDS, FAMILIES, RENDERING_TEXT, Renderer, chord_item, family_splits, instrument_item,
+        CHORDS,
+        FAMILIES,
+        RENDERING_TEXT,
+        Renderer,
+        chord_item,
+        family_splits,
+        instrument_item,
     )
 
     per_class = dict(zip(SPLITS, tier_sizes(tier, quick=(8, 2, 6), full=(80, 20, 40))))

@@ -25,8 +25,18 @@ from bench.builtin.speech_common import CHUNK, DEGRADATION_TEXT, SIZES, WORKERS,
 from bench.builtin.speech_mixtures import generate_counting, generate_diarization
 from bench.builtin.speech_speakers import generate_gender, generate_prosody, generate_speaker_id, generate_verification
 from bench.builtin.speech_voices import (
-    ACCENTS, KEYWORDS, LANGUAGE_SENTENCE_SPLIT, LANGUAGES, action_splits, gender_word, phrase, pitch_word,
-    random_voice, rate_word, variant_splits, voice_phrase,
+    ACCENTS,
+    KEYWORDS,
+    LANGUAGE_SENTENCE_SPLIT,
+    LANGUAGES,
+    action_splits,
+    gender_word,
+    phrase,
+    pitch_word,
+    random_voice,
+    rate_word,
+    variant_splits,
+    voice_phrase,
 )
 from bench.builtin.writing import DatasetWriter
 

@@ -9,7 +9,13 @@ from bench.builtin import espeak
 from bench.builtin.audio_utils import SAMPLE_RATE, SPLITS, active_region, item_rng, mix, trim
 from bench.builtin.speech_common import SIZES, WORKERS, degrade, write_speech_card
 from bench.builtin.speech_voices import (
-    ACCENTS, action_splits, choose, people_phrase, phrase, random_voice, variant_splits,
+    ACCENTS,
+    action_splits,
+    choose,
+    people_phrase,
+    phrase,
+    random_voice,
+    variant_splits,
 )
 from bench.builtin.writing import DatasetWriter, write_rttm
 

@@ -12,8 +12,18 @@ from bench.builtin import espeak
 from bench.builtin.audio_utils import SPLITS, item_rng
 from bench.builtin.speech_common import DEGRADATION_TEXT, SIZES, Clip, render, write_speech_card
 from bench.builtin.speech_voices import (
-    ACCENTS, Voice, action_splits, choose, gender_word, phrase, random_voice, rate_word, split_pool, uniform_int,
-    variant_splits, voice_phrase,
+    ACCENTS,
+    Voice,
+    action_splits,
+    choose,
+    gender_word,
+    phrase,
+    random_voice,
+    rate_word,
+    split_pool,
+    uniform_int,
+    variant_splits,
+    voice_phrase,
 )
 from bench.builtin.writing import DatasetWriter
 

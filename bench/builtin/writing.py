@@ -4,8 +4,9 @@ and the dataset card with its size tables and the sources and licenses it quotes
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
