@@ -116,10 +116,6 @@ class EmbeddingCache:
     def __contains__(self, key: str) -> bool:
         return key in self._index
 
-    def missing(self, keys: list[str]) -> list[str]:
-        """Keys that no shard holds yet."""
-        return [k for k in keys if k not in self._index]
-
     # -- writing ---------------------------------------------------------------------------------
     @staticmethod
     def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.defaults import DEFAULT_BATCH_SECONDS, DEFAULT_SEEDS
+
 EPILOG = """examples:
   bench run --encoder mfcc logmel --suite builtin-quick --leaderboard leaderboard
   bench run --encoder path/to/my_encoder.py:MyEncoder --tasks builtin-quick/keywords --device cuda --dtype bfloat16
@@ -76,10 +78,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(card_details(encoder_card(args.details)))
     elif args.what == "tasks":
         from bench.catalog import all_tasks
-        from bench.protocols.registry import PROTOCOLS
 
         for name, task in sorted(all_tasks().items()):
-            kinds = ", ".join(p.kind + ("" if p.kind in PROTOCOLS else " (pending)") for p in task.protocols)
+            kinds = ", ".join(p.kind for p in task.protocols)
             print(f"{name:<40} v{task.version}  {task.domain:<15} {task.label_kind:<12} {kinds}")
     elif args.what == "suites":
         from bench.catalog import all_suites, all_tasks
@@ -194,11 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results folder (default ./results)")
     run.add_argument("--leaderboard", metavar="DIR", help="also write leaderboard CSV/Markdown into DIR")
     run.add_argument("--accept-stale", action="store_true", help=ACCEPT_STALE_HELP)
-    run.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="probe seeds (default 0 1 2)")
+    run.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
+                     help=f"probe seeds (default {' '.join(map(str, DEFAULT_SEEDS))})")
     run.add_argument("--layer", default="last", help="last (default), mean (of all hidden layers) or an index")
     run.add_argument("--cache", help="embedding cache folder (default $BENCH_HOME/cache)")
-    run.add_argument("--batch-seconds", type=float, default=320.0,
-                     help="padded audio per batch, in seconds (default 320)")
+    run.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
+                     help=f"padded audio per batch, in seconds (default {DEFAULT_BATCH_SECONDS:g})")
     run.add_argument("--on-bad-audio", choices=["error", "skip"], default="error",
                      help="stop on an unreadable/empty/NaN clip (default) or skip it and report it in the result")
     run.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")

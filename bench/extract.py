@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.audio import BadAudio, audio_info, load_audio, resampled_length
 from bench.cache import EmbeddingCache, clip_key, stable_hash
+from bench.defaults import DEFAULT_BATCH_SECONDS
 from bench.encoder import Encoder
 from bench.paths import safe_name
 
@@ -29,7 +30,7 @@ class ExtractionConfig:
     channels: str = "mix"
     max_seconds: float | None = None
     layer: str = "last"
-    batch_seconds: float = 320.0
+    batch_seconds: float = DEFAULT_BATCH_SECONDS
     max_batch: int = 64
     on_bad_audio: str = "error"
     progress: bool = True

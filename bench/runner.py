@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.defaults import DEFAULT_BATCH_SECONDS, DEFAULT_SEEDS
 from bench.encoder import Encoder
 from bench.taskspec import TaskSpec
-
-DEFAULT_SEEDS = (0, 1, 2)
 
 
 def _text_side(encoder: Encoder):
@@ -67,8 +66,8 @@ def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Pat
 def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], layer: str, cache_root: Path,
              batch_seconds: float, on_bad_audio: str, data_seed: int, progress: bool, force: bool,
              dataset: Any = None, warnings: Sequence[str] = (),
-             check: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Run one task for a loaded encoder; returns the result record (None when no protocol is runnable).
+             check: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one task for a loaded encoder; returns the result record.
     `dataset` is the task's already loaded dataset (loaded here when None)."""
     from bench.cache import EmbeddingCache
     from bench.data import load_dataset
@@ -78,13 +77,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     from bench.results import environment, result_path, write_json_atomic
     from bench.reuse import reusable, reuse_inputs
 
-    runnable = [(p, protocol_function(p.kind)) for p in task.protocols]
-    pending = [p.kind for p, fn in runnable if fn is None]
-    runnable = [(p, fn) for p, fn in runnable if fn is not None]
-    if pending:
-        print(f"[bench] {task.name}: protocol(s) {', '.join(pending)} not available yet; skipped")
-    if not runnable:
-        return None
+    runnable = [(p, protocol_function(p.kind)) for p in task.protocols]  # parse_task admits registered kinds only
     code = {p.kind: protocol_code_sha256(p.kind) for p, _ in runnable}  # before any source can change under us
 
     if dataset is None:
@@ -188,8 +181,8 @@ def _print_scores(record: dict[str, Any]) -> None:
 def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] | None = None, *,
         checkpoint: str | None = None, device: str = "cpu", dtype: str = "float32", out: str | Path = "results",
         seeds: Sequence[int] = DEFAULT_SEEDS, layer: str = "last", cache_dir: str | Path | None = None,
-        batch_seconds: float = 320.0, on_bad_audio: str = "error", data_seed: int = 0, progress: bool = True,
-        force: bool = False, check: bool = True, debug: bool = False) -> list[dict[str, Any]]:
+        batch_seconds: float = DEFAULT_BATCH_SECONDS, on_bad_audio: str = "error", data_seed: int = 0,
+        progress: bool = True, force: bool = False, check: bool = True, debug: bool = False) -> list[dict[str, Any]]:
     """Evaluate an encoder (registered name, `file.py:Class`, `module:Class`, or an Encoder) on a suite/tasks.
 
     Returns the result records written under `out/<encoder>/<task>.json`, one per task: `status` "ok", or
@@ -243,7 +236,6 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
             continue
         finally:
             prep.dataset = None  # let its items go
-        if record is not None:
-            records.append(record)
-            _print_scores(record)
+        records.append(record)
+        _print_scores(record)
     return records

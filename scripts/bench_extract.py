@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.defaults import DEFAULT_BATCH_SECONDS
+
 
 def make_clips(folder: Path, count: int, seed: int = 0) -> list[dict]:
     """Write `count` clips (1-4 s of noisy tones, 16 and 44.1 kHz mixed) and return items for `extract`."""
@@ -90,7 +92,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=400)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--batch-seconds", type=float, default=320.0)
+    parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
