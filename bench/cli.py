@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of its one-line message")
+    parser.add_argument("--quiet", action="store_true", help="show only warnings and errors, not progress messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="evaluate encoder(s) on a suite or tasks; write results JSON",
@@ -207,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute results even when up to date")
     run.add_argument("--no-check", action="store_true",
                      help="skip the conformance checks of an unregistered encoder (recorded in each result)")
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--no-progress", action="store_true",
+                     help="hide progress bars (also those of transformers and datasets)")
     run.set_defaults(func=_cmd_run)
 
     lst = sub.add_parser("list", help="list tasks, suites or encoders")
@@ -267,17 +269,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--data-seed", type=int, default=0)
     gen.set_defaults(func=_cmd_generate)
 
-    for command in sub.choices.values():  # --debug also after the subcommand (bench run --debug ...)
+    for command in sub.choices.values():  # --debug and --quiet also after the subcommand (bench run --debug ...)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help="show the full traceback of an error instead of its one-line message")
+        command.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="show only warnings and errors, not progress messages")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bench` console script."""
     args = build_parser().parse_args(argv)
+    from bench.console import console, hide_library_progress_bars
+
+    if getattr(args, "no_progress", False):
+        hide_library_progress_bars()
     try:
-        return args.func(args)
+        with console(quiet=args.quiet):
+            return args.func(args)
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@ is not registered passes the fast conformance checks (once per cache key, rememb
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 from bench.encoder import Encoder
 from bench.taskspec import TaskSpec
+
+logger = logging.getLogger(__name__)
 
 CHECK_FILE = "check.json"
 
@@ -61,10 +64,10 @@ def prepare_tasks(tasks: Sequence[TaskSpec], *, data_seed: int, progress: bool,
 
                 traceback.print_exc()
             entry.dataset, entry.error = None, one_line(err)
-            print(f"[bench] {task.name}: invalid, will not run:\n    " + "\n    ".join(str(err).splitlines()),
-                  flush=True)
+            logger.warning(f"[bench] {task.name}: invalid, will not run:\n    "
+                           + "\n    ".join(str(err).splitlines()))
         for warning in entry.warnings:
-            print(f"[bench] {task.name}: warning: {warning}", flush=True)
+            logger.warning(f"[bench] {task.name}: warning: {warning}")
         prepared.append(entry)
     return prepared
 
@@ -89,8 +92,8 @@ def conformance_gate(encoder: Encoder, reference: str | None, cache_folder: Path
         except (json.JSONDecodeError, UnicodeDecodeError):
             stored = None
     if not isinstance(stored, dict) or "checks" not in stored:
-        print(f"[bench] {reference}: not a registered encoder; running the fast conformance checks once "
-              f"(remembered in {path})", flush=True)
+        logger.info(f"[bench] {reference}: not a registered encoder; running the fast conformance checks once "
+                    f"(remembered in {path})")
         stored = {"reference": reference, "created_utc": now_utc(),
                   "checks": [{"name": r.name, "passed": bool(r.passed), "detail": r.detail}
                              for r in quick_check(encoder, reference, checkpoint=checkpoint)]}

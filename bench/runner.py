@@ -8,6 +8,7 @@ record and the others go on.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 from bench.defaults import DEFAULT_BATCH_SECONDS, DEFAULT_SEEDS
 from bench.encoder import Encoder
 from bench.taskspec import TaskSpec
+
+logger = logging.getLogger(__name__)
 
 
 def _text_side(encoder: Encoder):
@@ -87,7 +90,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     want = reuse_inputs(cache_key=key, task=task, fingerprint=dataset.fingerprint, seeds=seeds, code=code,
                         on_bad_audio=on_bad_audio)
     if not force and reusable(path, want):
-        print(f"[bench] {task.name}: result up to date in {path}; skipped (use --force to recompute)")
+        logger.info(f"[bench] {task.name}: result up to date in {path}; skipped (use --force to recompute)")
         return json.loads(path.read_text())
 
     cache = EmbeddingCache(cache_root, key, description)
@@ -134,7 +137,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     record["samples"] = write_samples(samples_path(path), sample_rows)  # before the JSON that vouches for it
     write_json_atomic(path, record)
     if stats.skipped:
-        print(f"[bench] {task.name}: skipped {len(stats.skipped)} bad clip(s) (listed in {path})")
+        logger.warning(f"[bench] {task.name}: skipped {len(stats.skipped)} bad clip(s) (listed in {path})")
     return record
 
 
@@ -171,11 +174,11 @@ def check_storage(out: Path, cache_root: Path, tasks: Sequence[TaskSpec], data_s
             ensure_writable(data_dir(), "built-in data folder ($BENCH_HOME/data)")
 
 
-def _print_scores(record: dict[str, Any]) -> None:
+def _log_scores(record: dict[str, Any]) -> None:
     for proto in record["protocols"]:
         main = proto["main_score"]
         ci = main.get("ci95") or [float("nan"), float("nan")]
-        print(f"    {proto['kind']:>8}: {main['name']} = {main['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]", flush=True)
+        logger.info(f"    {proto['kind']:>8}: {main['name']} = {main['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]")
 
 
 def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] | None = None, *,
@@ -219,7 +222,7 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
     records = []
     for index, prep in enumerate(prepared, start=1):
         task = prep.task
-        print(f"[bench] ({index}/{len(prepared)}) {enc.name} on {task.name}", flush=True)
+        logger.info(f"[bench] ({index}/{len(prepared)}) {enc.name} on {task.name}")
         if prep.error is not None:
             records.append(write_error_record(enc, task, prep.error, warnings=prep.warnings, **common))
             continue
@@ -231,11 +234,11 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
                 import traceback
 
                 traceback.print_exc()
-            print(f"[bench] {task.name}: failed: {one_line(err)}", flush=True)
+            logger.error(f"[bench] {task.name}: failed: {one_line(err)}")
             records.append(write_error_record(enc, task, one_line(err), warnings=prep.warnings, **common))
             continue
         finally:
             prep.dataset = None  # let its items go
         records.append(record)
-        _print_scores(record)
+        _log_scores(record)
     return records

@@ -56,6 +56,7 @@ def test_run_summarises_and_exits_1_when_a_task_failed(tmp_path, tone_task, caps
     assert code == 1
     assert "[bench] summary: 1 task result(s) ok, 1 failed" in printed
     assert "FAILED mfcc on test/broken: DatasetError:" in printed and "no-such-data" in printed
+    assert "[bench] (2/2) mfcc on test/tones" in printed and "knn: accuracy = " in printed  # progress and scores
     assert json.loads((out / "mfcc" / "test__tones.json").read_text())["status"] == "ok"
     assert main(["run", "--encoder", "mfcc", "--tasks", str(tone_task), "--out", str(out), "--seeds", "0",
                  "--no-progress"]) == 0
@@ -69,8 +70,8 @@ def test_validate_checks_tasks_without_an_encoder(tmp_path, tone_task, capsys, m
     assert "ok      test/tones" in capsys.readouterr().out
     broken = write_task(tmp_path / "tasks", tmp_path / "no-such-data", name="test/broken", protocols=("knn",))
     assert main(["validate", str(tone_task), str(broken), "--no-progress"]) == 1
-    printed = capsys.readouterr().out
-    assert "test/broken: invalid" in printed and "1 task(s) valid, 1 invalid: test/broken" in printed
+    out, err = capsys.readouterr()
+    assert "test/broken: invalid" in err and "1 task(s) valid, 1 invalid: test/broken" in out  # problems on stderr
 
 
 def test_validate_takes_a_suite(monkeypatch, capsys):
@@ -108,3 +109,35 @@ def test_accept_stale_reaches_the_leaderboard(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     assert main(command) == 0 and seen["accept_stale"] is False
     assert main(command + ["--accept-stale"]) == 0 and seen["accept_stale"] is True
+
+
+def test_console_prints_info_to_stdout_warnings_to_stderr_and_quiet_hides_info(capsys):
+    import logging
+
+    from bench.console import console
+
+    log = logging.getLogger("bench.runner")
+    with console():
+        log.info("[bench] plain info")
+        log.warning("[bench] a warning")
+    out, err = capsys.readouterr()
+    assert out == "[bench] plain info\n" and err == "[bench] a warning\n"
+    with console(quiet=True):
+        log.info("[bench] hidden")
+        log.warning("[bench] shown")
+    out, err = capsys.readouterr()
+    assert out == "" and err == "[bench] shown\n"
+    bench_logger = logging.getLogger("bench")
+    assert bench_logger.handlers == [] and bench_logger.propagate  # the library's logging is left as it was
+
+
+def test_no_progress_hides_the_bars_of_transformers_and_datasets_imported_before_or_after():
+    """In a fresh process: datasets imported before the call, transformers after it; both end with bars off."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("datasets")
+    code = ("import datasets\nfrom bench.console import hide_library_progress_bars\nhide_library_progress_bars()\n"
+            "from transformers.utils import logging as hf_logging\n"
+            "print(datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled())")
+    env = {k: v for k, v in os.environ.items() if "PROGRESS_BARS" not in k}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False"

@@ -1,6 +1,7 @@
 """End to end: bench.run on a mock task writes a complete result record and a leaderboard."""
 
 import json
+import logging
 
 import pytest
 from conftest import write_task
@@ -111,33 +112,34 @@ def test_leaderboard_tables_and_version_guard(tmp_path, tone_task, tone_dataset)
 
 # -- exact reuse: a stored result stands only for exactly the same inputs ---------------------------------------------
 
-def _rerun_is_reused(capsys, *args, **kwargs) -> bool:
-    capsys.readouterr()
+def _rerun_is_reused(caplog, *args, **kwargs) -> bool:
+    caplog.set_level(logging.INFO, logger="bench")
+    caplog.clear()
     bench.run(*args, progress=False, **kwargs)
-    return "result up to date" in capsys.readouterr().out
+    return "result up to date" in caplog.text
 
 
-def test_reuse_needs_the_same_dtype(tmp_path, tone_task, capsys):
+def test_reuse_needs_the_same_dtype(tmp_path, tone_task, caplog):
     first = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
     assert first["status"] == "ok" and first["on_bad_audio"] == "error"
-    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
-    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0],
+    assert _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0],
                                 dtype="bfloat16")
     record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
     assert record["env"]["dtype"] == "bfloat16" and record["cache"]["key"] != first["cache"]["key"]
 
 
-def test_reuse_needs_the_same_wrapper_version(tmp_path, tone_task, capsys):
+def test_reuse_needs_the_same_wrapper_version(tmp_path, tone_task, caplog):
     from bench.encoders.baselines import MFCC
 
     class Wrapped(MFCC):
         wrapper_version = "1"
 
     Wrapped.name = "wrapped"
-    assert not _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
-    assert _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert _rerun_is_reused(caplog, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     Wrapped.wrapper_version = "2"  # a wrapper change that alters its outputs
-    assert not _rerun_is_reused(capsys, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, Wrapped(), tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
 
 
 @pytest.mark.parametrize("change", [
@@ -148,22 +150,22 @@ def test_reuse_needs_the_same_wrapper_version(tmp_path, tone_task, capsys):
     {"label": {"kind": "multiclass", "column": "pitch_hz"}},
     {"split": {"column": "split", "validation": "test", "test": "validation"}},
 ])
-def test_reuse_needs_the_same_task_spec_even_without_a_version_bump(tmp_path, tone_dataset, capsys, change):
+def test_reuse_needs_the_same_task_spec_even_without_a_version_bump(tmp_path, tone_dataset, caplog, change):
     task = write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",))
     first = bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
-    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
+    assert _rerun_is_reused(caplog, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
     changed = write_task(tmp_path / "tasks", tone_dataset, protocols=("knn",), **change)  # same name, version 1
     assert changed == task
-    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0])
     record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
     assert record["task"]["version"] == 1 and record["task"]["spec_sha256"] != first["task"]["spec_sha256"]
 
 
-def test_a_result_made_skipping_bad_audio_is_not_reused_by_a_default_run(tmp_path, tone_task, capsys):
+def test_a_result_made_skipping_bad_audio_is_not_reused_by_a_default_run(tmp_path, tone_task, caplog):
     skip = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], on_bad_audio="skip",
                      progress=False)[0]
     assert skip["on_bad_audio"] == "skip"
-    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     record = json.loads((tmp_path / "res" / "mfcc" / "test__tones.json").read_text())
     assert record["on_bad_audio"] == "error"
 
@@ -240,13 +242,13 @@ def test_a_task_failing_at_run_time_gets_an_error_record_and_the_suite_goes_on(t
     assert records[0]["error"] == "RuntimeError: probe diverged; second line"
 
 
-def test_validation_warnings_are_printed_and_stored(tmp_path, tone_task, monkeypatch, capsys):
+def test_validation_warnings_are_printed_and_stored(tmp_path, tone_task, monkeypatch, caplog):
     from bench import precheck
 
     monkeypatch.setattr(precheck, "_validator", lambda: lambda task, items: [f"{task.name}: tiny validation split"])
     record = bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)[0]
     assert record["warnings"] == ["test/tones: tiny validation split"]
-    assert "warning: test/tones: tiny validation split" in capsys.readouterr().out
+    assert "warning: test/tones: tiny validation split" in caplog.text
 
 
 # -- unregistered encoders pass the fast conformance checks once per cache key ---------------------------------------
@@ -304,12 +306,12 @@ def test_a_failing_unregistered_encoder_stops_with_the_fix_unless_no_check(tmp_p
     assert record["check"] == {"ran": False, "passed": None, "skipped_by_user": True}
 
 
-def test_a_result_whose_samples_are_missing_or_changed_is_recomputed(tmp_path, tone_task, capsys):
+def test_a_result_whose_samples_are_missing_or_changed_is_recomputed(tmp_path, tone_task, caplog):
     bench.run("mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0], progress=False)
     sidecar = tmp_path / "res" / "mfcc" / "test__tones.samples.jsonl.gz"
-    assert _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     sidecar.write_bytes(sidecar.read_bytes() + b"\0")  # changed: no longer the samples the result recorded
-    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     sidecar.unlink()
-    assert not _rerun_is_reused(capsys, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
+    assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     assert sidecar.exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import time
 from pathlib import Path
 
 from bench.paths import data_dir
+
+logger = logging.getLogger(__name__)
 
 TIERS = ("quick", "full")
 
@@ -112,7 +115,7 @@ def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -
     tmp.mkdir(parents=True)
     start = time.perf_counter()
     if progress:
-        print(f"[bench] generating built-in dataset '{name}' ({tier}, seed {seed}) into {final} ...", flush=True)
+        logger.info(f"[bench] generating built-in dataset '{name}' ({tier}, seed {seed}) into {final} ...")
     generate(tmp, tier, seed)
     write_checksums(tmp)
     if final.exists():  # another process won the race; keep its copy
@@ -120,5 +123,5 @@ def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -
     else:
         os.replace(tmp, final)
     if progress:
-        print(f"[bench] generated '{name}' in {time.perf_counter() - start:.1f} s", flush=True)
+        logger.info(f"[bench] generated '{name}' in {time.perf_counter() - start:.1f} s")
     return final
