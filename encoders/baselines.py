@@ -12,23 +12,7 @@ from dataclasses import replace
 from bench.card import EncoderCard
 from bench.encoder import Encoder, Frames
 
-
-def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None):
-    """HTK-style triangular mel filterbank, [n_fft // 2 + 1, n_mels] (float32 torch tensor)."""
-    import torch
-
-    f_max = f_max or sample_rate / 2
-
-    def hz_to_mel(hz):
-        return 2595.0 * torch.log10(1.0 + hz / 700.0)
-
-    mel_points = torch.linspace(hz_to_mel(torch.tensor(f_min)), hz_to_mel(torch.tensor(f_max)), n_mels + 2)
-    hz_points = 700.0 * (10 ** (mel_points / 2595.0) - 1.0)
-    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    lower, center, upper = hz_points[:-2], hz_points[1:-1], hz_points[2:]
-    rising = (freqs[:, None] - lower[None, :]) / (center - lower)[None, :]
-    falling = (upper[None, :] - freqs[:, None]) / (upper - center)[None, :]
-    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+from .melspec import mel_filterbank
 
 
 def dct_matrix(n_mels: int, n_mfcc: int):
@@ -61,7 +45,8 @@ class LogMel(Encoder):
     def _load(self) -> None:
         import torch
 
-        self._fbank = mel_filterbank(self.n_fft, self.n_mels, self.sample_rate).to(self.device)
+        weights = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, htk=True, norm=None, precision="float32")
+        self._fbank = torch.from_numpy(weights).T.contiguous().to(self.device)  # [n_fft // 2 + 1, n_mels]
         self._window = torch.hann_window(self.n_fft, device=self.device)
 
     def frame_count(self, num_samples: int) -> int:

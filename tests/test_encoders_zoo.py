@@ -162,6 +162,34 @@ def test_melspec_matches_the_librosa_conventions():
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5 * ref.max())
 
 
+def _baseline_filterbank_as_first_written(n_fft, n_mels, sample_rate):
+    """The logmel/mfcc filterbank as encoders/baselines.py computed it before it moved to melspec (float32 torch)."""
+    def hz_to_mel(hz):
+        return 2595.0 * torch.log10(1.0 + hz / 700.0)
+
+    mel_points = torch.linspace(hz_to_mel(torch.tensor(0.0)), hz_to_mel(torch.tensor(sample_rate / 2)), n_mels + 2)
+    hz_points = 700.0 * (10 ** (mel_points / 2595.0) - 1.0)
+    freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    lower, center, upper = hz_points[:-2], hz_points[1:-1], hz_points[2:]
+    rising = (freqs[:, None] - lower[None, :]) / (center - lower)[None, :]
+    falling = (upper[None, :] - freqs[:, None]) / (upper - center)[None, :]
+    return torch.clamp(torch.minimum(rising, falling), min=0.0).float()
+
+
+def test_the_baselines_filterbank_is_bit_identical_to_their_original_one():
+    """logmel and mfcc take their filterbank from melspec (precision float32): bit for bit the weights they always
+    used, so their frames, cache entries and committed results do not move; float64 agrees to float32 rounding."""
+    from bench.encoders.baselines import LogMel
+    from bench.encoders.melspec import mel_filterbank
+
+    enc = LogMel().load("cpu", "float32")
+    assert torch.equal(enc._fbank, _baseline_filterbank_as_first_written(enc.n_fft, enc.n_mels, enc.sample_rate))
+    precise = mel_filterbank(16000, 400, 64, htk=True, norm=None)
+    np.testing.assert_allclose(enc._fbank.T.numpy(), precise, atol=1e-5)
+    with pytest.raises(ValueError, match="precision must be"):
+        mel_filterbank(16000, 400, 64, precision="float16")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo_encoder_passes_check(name, models_home, monkeypatch):
