@@ -41,12 +41,16 @@ def _load() -> tuple[Any, Any]:
 
     folder = str(model_dir())
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    model = AutoModel.from_pretrained(folder, local_files_only=True).eval().double()  # float64: see encode_texts
     return tokenizer, model
 
 
 def encode_texts(texts: list[str], batch_size: int = 64) -> "np.ndarray":
-    """[N, 384] float32 unit-norm sentence vectors of `texts` (CPU, no gradients, memoised per text)."""
+    """[N, 384] float32 unit-norm sentence vectors of `texts` (CPU, no gradients, memoised per text).
+
+    Computed in float64 and rounded to float32 once at the end, so that the vectors are the same under any CPU
+    kernels (vector width, BLAS): in float32 they differed in the last bits, enough to move a contrastive probe
+    trained on them."""
     import numpy as np
     import torch
 

@@ -2,6 +2,8 @@
 under float noise far above what CPU kernels add."""
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +62,41 @@ def test_probe_choices_survive_input_noise_far_above_kernel_noise(kind):
     assert choices[0] == choices[1]
     assert [row["pred"] for row in results[0].samples] == [row["pred"] for row in results[1].samples]
     assert results[0].selected["runs"][0]["val_score"] == pytest.approx(results[1].selected["runs"][0]["val_score"])
+
+
+def test_snap_puts_parameters_on_the_grid():
+    import torch
+
+    from bench.protocols.training import GRID, snap
+
+    p = torch.tensor([0.1, -0.3333333, 1e-9, 2.5], dtype=torch.float64)
+    snap([p])
+    assert torch.equal(p / GRID, torch.round(p / GRID)) and p[2] == 0 and p[3] == 2.5
+
+
+_KERNEL_RUN = """
+import hashlib, json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_probes import blobs, make_input, run
+x, labels = blobs(n=160, d=8, spread=1.0)
+result = run(make_input(x, labels, protocol={"kind": "mlp", "max_epochs": 25, "patience": 25}, seeds=(0,)))
+print(json.dumps([result.selected["runs"], [row["pred"] for row in result.samples]]))
+"""
+
+
+def test_mlp_probe_is_identical_under_vector_and_scalar_kernels():
+    """The same MLP probe run under torch's AVX2 and scalar (default) kernels: the same choices, predictions and
+    validation scores, bit for bit (float64 alone drifts: kernels differ in the last bits and Adam amplifies it)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    if torch.backends.cpu.get_cpu_capability() == "DEFAULT":
+        pytest.skip("this CPU has no vector kernels to compare with")
+    here = str(Path(__file__).parent)
+    outputs = [subprocess.run([sys.executable, "-c", _KERNEL_RUN, here], capture_output=True, text=True, check=True,
+                              env={**os.environ, "ATEN_CPU_CAPABILITY": capability}).stdout
+               for capability in ("default", "avx2")]
+    assert outputs[0] == outputs[1] and outputs[0].strip()

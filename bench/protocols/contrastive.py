@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.protocols.base import ProtocolInput, single_threaded
 from bench.protocols.features import standardiser, unit
-from bench.protocols.training import Fit, best_lr, fit_with_early_stopping
+from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
 
 if TYPE_CHECKING:
     import torch
@@ -90,6 +90,7 @@ def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors:
         weight = (torch.randn(d_in, d_out, generator=gen, dtype=torch.float64) / np.sqrt(d_in)).requires_grad_()
         bias = torch.zeros(d_out, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=cfg["weight_decay"])
+        snap([weight, bias])
 
         def epoch(_: int) -> None:
             for batch in torch.randperm(len(xs), generator=gen).split(cfg["batch_size"]):
@@ -97,6 +98,7 @@ def fit_contrastive_map(x_train: np.ndarray, text_ids: np.ndarray, text_vectors:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                snap([weight, bias])
 
         def current() -> ContrastiveMap:
             return ContrastiveMap(mean, std, weight.detach().numpy().copy(), bias.detach().numpy().copy())

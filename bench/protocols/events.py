@@ -22,7 +22,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.labels import item_id
-from bench.protocols.training import Fit, best_lr, fit_with_early_stopping
+from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -174,6 +174,7 @@ def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
         weight = (torch.randn(xt.shape[1], yt.shape[1], generator=gen, dtype=torch.float64) * 0.01).requires_grad_()
         bias = torch.zeros(yt.shape[1], dtype=torch.float64, requires_grad=True)
         opt = torch.optim.Adam([weight, bias], lr=lr, weight_decay=cfg["weight_decay"])
+        snap([weight, bias])
 
         def epoch(_: int) -> None:
             for batch in torch.randperm(len(xt), generator=gen).split(cfg["batch_size"]):
@@ -181,6 +182,7 @@ def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                snap([weight, bias])
 
         def neg_val_loss() -> float:
             with torch.no_grad():

@@ -3,7 +3,8 @@
 Minibatches hold `batch_size` items, or n_train / 8 (at least 4) when that is smaller (`batch_size_used` in the
 config). Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`:
 each std floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range.
-For every seed and every lr of the grid a fresh model is trained in float64 with Adam on minibatches; after each
+For every seed and every lr of the grid a fresh model is trained in float64 with Adam on minibatches (parameters
+kept on a fixed grid, see bench.protocols.training); after each
 epoch it is scored on the validation split (the task's main score), and training stops when that score has not
 improved for `patience` epochs. The lr and the epoch checkpoint with the best validation score are kept (ties: the
 earlier epoch, the smaller lr; see bench.protocols.training) and only then is the test split predicted: nothing is
@@ -20,7 +21,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.pooled import finish, prepare
-from bench.protocols.training import Fit, best_lr, fit_with_early_stopping
+from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
 
 if TYPE_CHECKING:
     import torch
@@ -58,6 +59,7 @@ def _fit(model: "torch.nn.Module", x: "torch.Tensor", target: "torch.Tensor", x_
     import torch
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config["weight_decay"])
+    snap(model.parameters())
 
     def epoch(_: int) -> None:
         model.train()
@@ -65,6 +67,7 @@ def _fit(model: "torch.nn.Module", x: "torch.Tensor", target: "torch.Tensor", x_
             optimizer.zero_grad(set_to_none=True)
             loss_fn(model(x[batch]), target[batch]).backward()
             optimizer.step()
+            snap(model.parameters())
 
     def evaluate() -> float:
         model.eval()

@@ -10,8 +10,13 @@ a choice:
 - across the learning-rate grid, the run with the highest rounded best score wins; on a tie the smaller lr wins.
 Scores are "higher is better": callers negate losses and lower-is-better metrics.
 
-Probes, the event head and the contrastive map train in float64 (`FLOAT64`) on one thread
-(bench.protocols.base.single_threaded); the generative projector trains in its LLM's dtype.
+Probes, the event head and the contrastive map train in float64 on one thread (bench.protocols.base.single_threaded),
+and their parameters are put back on a fixed grid (multiples of `GRID` = 2^-20) after initialisation and after every
+optimiser step (`snap`). Float64 alone is not enough: CPU kernels (vectorised or scalar exp, fused multiply-adds,
+BLAS code paths) differ in the last bits, and over hundreds of Adam steps such differences can grow until a
+validation or test prediction flips. On the grid, two machines' runs hold identical parameters unless an update
+lands within ~1e-16 of a grid midpoint, which is rare (updates are ~1e-3, the grid ~1e-6). The generative projector
+trains in its LLM's dtype.
 """
 
 from __future__ import annotations
@@ -21,7 +26,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 SCORE_DECIMALS = 9
-FLOAT64 = "float64"  # the dtype the probes, the event head and the contrastive map are trained in
+GRID = 2.0 ** -20  # parameters are multiples of this after every step (see the module docstring)
+
+
+def snap(params: Any) -> None:
+    """Round the parameters (torch tensors, in place) to the nearest multiple of GRID (exact: GRID is a power of 2)."""
+    import torch
+
+    with torch.no_grad():
+        for p in params:
+            p.copy_(torch.round(p / GRID) * GRID)
 
 
 def tie_key(score: float | None) -> float:
