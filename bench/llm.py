@@ -10,14 +10,14 @@ folder (config, weights and tokenizer). Nothing is downloaded. The model is froz
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.paths import bench_home
 
@@ -65,7 +65,7 @@ class FrozenLLM:
         """Width of the input embeddings."""
         return int(self.model.get_input_embeddings().embedding_dim)
 
-    def embed(self, ids: "torch.Tensor") -> "torch.Tensor":
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Input embeddings of token ids (with any scaling the model applies, e.g. Gemma's sqrt(d))."""
         return self.model.get_input_embeddings()(ids.to(self.device))
 

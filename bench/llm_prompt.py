@@ -9,7 +9,8 @@ are left-padded so that every answer ends at the last position.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +49,7 @@ class PrefixCache:
     grad mode (LoRA changes the prefix's keys and values, so they must be recomputed while training it).
     """
 
-    def __init__(self, model: Any, prefix: "torch.Tensor", memo: bool) -> None:
+    def __init__(self, model: Any, prefix: torch.Tensor, memo: bool) -> None:
         self.model, self.prefix, self.memo, self._kept = model, prefix, memo, None
         self.length = len(prefix)
 
@@ -72,9 +73,9 @@ class PrefixCache:
         return cache
 
 
-def assemble(suffix: "torch.Tensor", middles: Sequence["torch.Tensor"],
-             answers: Sequence["torch.Tensor"] | None = None, answer_ids: Sequence[Sequence[int]] | None = None
-             ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor | None"]:
+def assemble(suffix: torch.Tensor, middles: Sequence[torch.Tensor],
+             answers: Sequence[torch.Tensor] | None = None, answer_ids: Sequence[Sequence[int]] | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Left-padded rows [middle_i, suffix, answer_i] (the prefix comes from a PrefixCache).
 
     Returns (embeds [B, L, d], mask [B, L], targets [B, A] or None). Every row ends at position L - 1, so the answers
@@ -99,7 +100,7 @@ def assemble(suffix: "torch.Tensor", middles: Sequence["torch.Tensor"],
     return embeds, mask, targets
 
 
-def forward(model: Any, prefix: PrefixCache, embeds: "torch.Tensor", mask: "torch.Tensor", use_cache: bool = False,
+def forward(model: Any, prefix: PrefixCache, embeds: torch.Tensor, mask: torch.Tensor, use_cache: bool = False,
             **kwargs: Any) -> Any:
     """The model on left-padded rows after the cached prefix (positions continue from the prefix, pads skipped)."""
     import torch
@@ -134,8 +135,8 @@ def _cache(result: Any) -> Any:
     return cache if cache is not None else result.past_key_values
 
 
-def answer_loss(model: Any, prefix: PrefixCache, embeds: "torch.Tensor", mask: "torch.Tensor",
-                targets: "torch.Tensor") -> "torch.Tensor":
+def answer_loss(model: Any, prefix: PrefixCache, embeds: torch.Tensor, mask: torch.Tensor,
+                targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of the answer tokens (targets from `assemble`); only the last A+1 logits are computed."""
     import torch.nn.functional as F
 
@@ -144,7 +145,7 @@ def answer_loss(model: Any, prefix: PrefixCache, embeds: "torch.Tensor", mask: "
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
 
-def greedy_decode(llm: FrozenLLM, prefix: PrefixCache, suffix: "torch.Tensor", middles: Sequence["torch.Tensor"],
+def greedy_decode(llm: FrozenLLM, prefix: PrefixCache, suffix: torch.Tensor, middles: Sequence[torch.Tensor],
                   max_new_tokens: int, batch_size: int) -> list[str]:
     """Greedy generation (argmax, no teacher forcing) after each [prefix, middle, suffix].
 

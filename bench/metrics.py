@@ -9,7 +9,7 @@ retrieval, generated text).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

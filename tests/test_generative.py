@@ -10,9 +10,9 @@ import pytest
 
 from bench.llm_prompt import PrefixCache, answer_loss, assemble, prompt_text
 from bench.protocols.base import ProtocolInput
-from bench.protocols.registry import protocol_function
 from bench.protocols.generative import resolve_config, run_generative
 from bench.protocols.generative_train import build_projector, stack_factor, stack_frames
+from bench.protocols.registry import protocol_function
 from bench.taskspec import ProtocolSpec, parse_task
 from bench.textmetrics import bleu_stats, corpus_metric, error_stats, match_stats, normalise
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import protocol_task
 
 from bench.protocols.base import ProtocolInput
-from bench.protocols.registry import protocol_function
 from bench.protocols.qbe import downsample, dtw_distances
-from conftest import protocol_task
+from bench.protocols.registry import protocol_function
 
 
 def _naive_dtw(a: np.ndarray, b: np.ndarray) -> float:

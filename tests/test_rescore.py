@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import protocol_task
+from test_generative import tiny_llm  # noqa: F401  (a fixture: the tiny random LLM saved offline)
 
 from bench.protocols.base import ProtocolInput
 from bench.protocols.registry import protocol_function
 from bench.rescore import rescore, scorer
 from bench.samples import read_samples, samples_path, write_samples
 from bench.taskspec import parse_task
-from conftest import protocol_task
-from test_generative import tiny_llm  # noqa: F401  (a fixture: the tiny random LLM saved offline)
 
 COMPARED = ("per_seed", "metrics", "ci95", "seed_sd", "interval", "main_score")
 
@@ -196,7 +196,7 @@ def test_events(tmp_path):
     assert_rescore_reproduces(tmp_path, result, "events")
 
 
-def test_generative(tmp_path, tiny_llm):
+def test_generative(tmp_path, tiny_llm):  # noqa: F811 (the imported fixture)
     from test_generative import _classification
     from test_generative import _input as generative_input
     from test_generative import _task as generative_task
@@ -286,8 +286,9 @@ def test_compact_multilabel_scores_keep_map_exactly():
 
 def test_bench_run_writes_the_sidecar_and_rescore_reproduces_it(tmp_path, tone_dataset):
     """End to end through the runner: linear and kNN on tones, the speaker-like group declared."""
-    import bench
     from conftest import write_task
+
+    import bench
 
     manifest = tone_dataset / "manifest.jsonl"
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]

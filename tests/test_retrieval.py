@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import protocol_task
 
 from bench.protocols.base import ProtocolInput
 from bench.protocols.registry import protocol_function
 from bench.protocols.retrieval import rank_queries
 from bench.search import recall_at_k, search
-from conftest import protocol_task
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import protocol_task
 
 from bench.protocols.base import ProtocolInput
 from bench.protocols.registry import PROTOCOLS, protocol_function
 from bench.protocols.verification import eer, min_dcf, score_trials
-from conftest import protocol_task
 
 
 def _task(dataset_dir: Path, **config):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import protocol_task
 
 from bench.protocols.base import ProtocolInput
 from bench.protocols.registry import protocol_function
 from bench.protocols.zeroshot import heldout_classes, prompt_embeddings
-from conftest import protocol_task
 
 
 def _task(**config):

@@ -8,9 +8,10 @@ tasks, on the fold after the test fold).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,14 +32,14 @@ class ProtocolInput:
     encode_text: the encoder's text tower when it has one (list[str] -> [N, D]), else None.
     """
 
-    task: "TaskSpec"
+    task: TaskSpec
     items: list[dict[str, Any]]
-    pooled: "np.ndarray"
-    frames: Callable[[int], "np.ndarray"]
+    pooled: np.ndarray
+    frames: Callable[[int], np.ndarray]
     hop_ms: float
     dataset_dir: Path
     seeds: list[int]
-    encode_text: Callable[[list[str]], "np.ndarray"] | None = None
+    encode_text: Callable[[list[str]], np.ndarray] | None = None
 
 
 @dataclass
@@ -67,7 +68,7 @@ class ProtocolResult:
         }
 
 
-def scored_result(spec: "ProtocolSpec", inp: ProtocolInput, rows: list[dict[str, Any]], config: dict[str, Any],
+def scored_result(spec: ProtocolSpec, inp: ProtocolInput, rows: list[dict[str, Any]], config: dict[str, Any],
                   seeds: list[int], **extra: Any) -> ProtocolResult:
     """A ProtocolResult whose scores, intervals and seed spread come from its sample rows (bench.scoring), exactly
     as `bench.rescore` recomputes them; `extra`: n_samples, selected. Bootstrap seed: the first of `seeds`."""
@@ -82,7 +83,7 @@ def scored_result(spec: "ProtocolSpec", inp: ProtocolInput, rows: list[dict[str,
                           interval=summary.interval, samples=rows, **extra)
 
 
-def main_score_entry(spec: "ProtocolSpec", metrics: dict[str, float], ci95: dict[str, list[float]]) -> dict[str, Any]:
+def main_score_entry(spec: ProtocolSpec, metrics: dict[str, float], ci95: dict[str, list[float]]) -> dict[str, Any]:
     """The `main_score` block of a result: name, value, CI and direction."""
     if spec.main_score not in metrics:
         raise KeyError(f"protocol '{spec.kind}' computed {sorted(metrics)} but the task's main score is "

@@ -8,8 +8,9 @@ Encoders with a text tower are scored with it instead (`uses_tower`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class ContrastiveMap:
         return unit(((np.asarray(x, dtype=np.float64) - self.mean) / self.std) @ self.weight + self.bias)
 
 
-def _info_nce(audio: "torch.Tensor", texts: "torch.Tensor", ids: "torch.Tensor", temperature: float) -> "torch.Tensor":
+def _info_nce(audio: torch.Tensor, texts: torch.Tensor, ids: torch.Tensor, temperature: float) -> torch.Tensor:
     """Symmetric InfoNCE over a batch; items sharing a text id are all positives of that text."""
     import torch
     import torch.nn.functional as F

@@ -24,8 +24,9 @@ k-fold tasks: each fold's test recordings are scored with the threshold chosen o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ COUNTING_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _config(inp: ProtocolInput, spec: "ProtocolSpec") -> dict[str, Any]:
+def _config(inp: ProtocolInput, spec: ProtocolSpec) -> dict[str, Any]:
     from bench.protocols.registry import resolve_protocol_config
 
     cfg = resolve_protocol_config(inp.task, spec)
@@ -164,7 +165,7 @@ def _read_rttm(path: Path, uri: str) -> list[tuple[float, float, str]]:
     return [(start, start + dur, spk) for _, start, dur, spk in rows]
 
 
-def _reference(segments: list[tuple[float, float, str]], uri: str) -> "Annotation":
+def _reference(segments: list[tuple[float, float, str]], uri: str) -> Annotation:
     from pyannote.core import Annotation, Segment
 
     ref = Annotation(uri=uri)
@@ -173,7 +174,7 @@ def _reference(segments: list[tuple[float, float, str]], uri: str) -> "Annotatio
     return ref
 
 
-def _hypothesis(labels: np.ndarray, centres: np.ndarray, duration: float, uri: str, speech: Any) -> "Annotation":
+def _hypothesis(labels: np.ndarray, centres: np.ndarray, duration: float, uri: str, speech: Any) -> Annotation:
     """Each instant to the nearest window centre's cluster; merged runs; cropped to `speech` when given."""
     from pyannote.core import Annotation, Segment
 
@@ -217,7 +218,7 @@ class _Recording:
     def labels(self, threshold: float | None = None, n_clusters: int | None = None) -> np.ndarray:
         return cut_tree(self.tree, self.n_windows, threshold, n_clusters)
 
-    def hypothesis(self, labels: np.ndarray) -> "Annotation":
+    def hypothesis(self, labels: np.ndarray) -> Annotation:
         return _hypothesis(labels, self.centres, self.duration, self.uri, self.speech)
 
     def der(self, labels: np.ndarray) -> np.ndarray:
@@ -259,12 +260,12 @@ def _select(candidates: list[float], scores: list[tuple]) -> float:
     return tied[len(tied) // 2]
 
 
-def _segments(hypothesis: "Annotation") -> list[list[Any]]:
+def _segments(hypothesis: Annotation) -> list[list[Any]]:
     return [[round(seg.start, 6), round(seg.end, 6), int(label)]
             for seg, _, label in hypothesis.itertracks(yield_label=True)]
 
 
-def run_diarization(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_diarization(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """DER, JER, speaker confusion (threshold and oracle count) and counting from the same clustering."""
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
@@ -304,7 +305,7 @@ def _count_label(inp: ProtocolInput, index: int) -> int:
     return count
 
 
-def run_counting(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_counting(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Speaker count = number of clusters of a clip's windows, at the validation-chosen threshold."""
     from bench.metrics import accuracy, mae
     from bench.protocols.splits import split_indices

@@ -15,7 +15,8 @@ Metrics, micro-averaged over all test clips and classes:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], hop
     return best
 
 
-def run_events(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_events(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Frame-level event detection: onset F1 (200 ms, offsets ignored) and 1 s segment F1 (module docstring)."""
     from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ DOMAIN_NOUNS = {"speech": "speech", "paralinguistic": "voice", "sound": "sound",
                 "spatial": "sound scene"}
 
 
-def resolve_config(spec: "ProtocolSpec", task: "TaskSpec") -> dict[str, Any]:
+def resolve_config(spec: ProtocolSpec, task: TaskSpec) -> dict[str, Any]:
     """The protocol config (bench.protocols.registry.resolve_protocol_config: bad keys and values raise), with the
     tier's values for the keys the task leaves unset."""
     from bench.protocols.registry import resolve_protocol_config
@@ -84,7 +85,7 @@ def resolve_config(spec: "ProtocolSpec", task: "TaskSpec") -> dict[str, Any]:
     return {**config, **{k: v for k, v in TIERS[config["tier"]].items() if k not in spec.config}}
 
 
-def _references(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
+def _references(task: TaskSpec, items: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
     """(reference per item: class name, transcript or list of captions; class names for multiclass else [])."""
     from bench.protocols.labels import encode_labels, item_id
 
@@ -149,7 +150,7 @@ def _load_frames(inp: ProtocolInput, indices: np.ndarray) -> dict[int, np.ndarra
     return out
 
 
-def run_generative(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_generative(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Train a projector into a frozen LLM on cached frames, decode greedily, score the text (see module doc).
 
     Runs on one CPU thread (as the other protocols: on a busy 2-core machine two threads made a SmolLM2 step 3 to 25
@@ -160,13 +161,19 @@ def run_generative(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     return without_denormals(lambda: single_threaded(_run)(inp, spec))
 
 
-def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     import torch
 
     from bench.llm import load_llm
     from bench.llm_prompt import prompt_text
-    from bench.protocols.generative_train import (embedder, embedding_scale, stack_factor, stack_frames,
-                                                  text_only_answers, train_and_decode)
+    from bench.protocols.generative_train import (
+        embedder,
+        embedding_scale,
+        stack_factor,
+        stack_frames,
+        text_only_answers,
+        train_and_decode,
+    )
     from bench.protocols.splits import split_indices
     from bench.scoring import sample_fields
     from bench.textmetrics import NORMALISATION, corpus_metric

@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def stack_frames(frames: np.ndarray, k: int) -> np.ndarray:
     return padded.reshape(n, k * d)
 
 
-def build_projector(kind: str, d_in: int, d_out: int) -> "torch.nn.Module":
+def build_projector(kind: str, d_in: int, d_out: int) -> torch.nn.Module:
     """Linear, or 2-layer MLP (d_in -> d_out -> d_out, GELU) into the LLM's embedding space."""
     import torch.nn as nn
 
@@ -44,7 +45,7 @@ def build_projector(kind: str, d_in: int, d_out: int) -> "torch.nn.Module":
     return nn.Sequential(nn.Linear(d_in, d_out), nn.GELU(), nn.Linear(d_out, d_out))
 
 
-def embedding_scale(llm: "FrozenLLM") -> float:
+def embedding_scale(llm: FrozenLLM) -> float:
     """RMS of the LLM's input token embeddings (as the model scales them), over up to 4096 evenly spaced ids."""
     import torch
 
@@ -53,7 +54,7 @@ def embedding_scale(llm: "FrozenLLM") -> float:
         return float(llm.embed(torch.arange(0, n, max(1, n // 4096))).float().pow(2).mean().sqrt())
 
 
-def train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[int, "torch.Tensor"],
+def train_and_decode(llm: FrozenLLM, cfg: dict[str, Any], seed: int, x: dict[int, torch.Tensor],
                       answers: dict[int, list[list[int]]], refs: list[Any], parts: tuple[Any, ...],
                       split: tuple[np.ndarray, np.ndarray, np.ndarray], score: Any) -> tuple[list[str], dict]:
     """One run (a seed, a fold): train the projector (+ LoRA), evaluating on decoded validation answers every
@@ -79,7 +80,7 @@ def train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[i
         params = [p for m in modules for p in m.parameters()]
         optimizer = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=0.0)
 
-        def project(indices: Sequence[int]) -> list["torch.Tensor"]:
+        def project(indices: Sequence[int]) -> list[torch.Tensor]:
             return [(projector(x[i].to(llm.device)) * scale).to(dtype) for i in indices]
 
         def decode(indices: np.ndarray) -> list[str]:
@@ -135,7 +136,7 @@ def train_and_decode(llm: "FrozenLLM", cfg: dict[str, Any], seed: int, x: dict[i
     return predicted, log
 
 
-def text_only_answers(llm: "FrozenLLM", inp: ProtocolInput, config: dict[str, Any], instruction: str,
+def text_only_answers(llm: FrozenLLM, inp: ProtocolInput, config: dict[str, Any], instruction: str,
                       refs: list[Any], shots_from: np.ndarray, items: np.ndarray, max_new_tokens: int) -> list[str]:
     """Answers of the frozen LLM given the items' text column instead of the audio (no projector, no training),
     after `text_only_shots` solved examples drawn from `shots_from` with the first seed."""
@@ -160,11 +161,11 @@ def text_only_answers(llm: "FrozenLLM", inp: ProtocolInput, config: dict[str, An
                          [embed(text(i), False) for i in items.tolist()], max_new_tokens, config["eval_batch_size"])
 
 
-def embedder(llm: "FrozenLLM") -> Any:
+def embedder(llm: FrozenLLM) -> Any:
     """embed(text, first) -> the LLM's input embeddings of `text` (in the LLM's dtype)."""
     import torch
 
-    def embed(text: str, first: bool) -> "torch.Tensor":
+    def embed(text: str, first: bool) -> torch.Tensor:
         """Embeddings of `text`; `first`: with the special tokens the tokenizer adds at the start (e.g. bos)."""
         ids = llm.tokenizer(text, add_special_tokens=first and not llm.tokenizer.chat_template)["input_ids"]
         with torch.no_grad():

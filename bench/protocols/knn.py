@@ -52,7 +52,7 @@ def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k
     return np.concatenate(out)
 
 
-def run_knn(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_knn(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """kNN protocol; defaults in KNN_DEFAULTS. Deterministic: reports the first seed only, with a bootstrap CI."""
     config, labels, folds = prepare(inp, spec)
     kind = inp.task.label_kind

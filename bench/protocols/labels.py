@@ -14,16 +14,16 @@ if TYPE_CHECKING:
 LABEL_KINDS = ("multiclass", "multilabel", "regression")
 
 
-def item_id(task: "TaskSpec", item: dict[str, Any], index: int) -> str:
+def item_id(task: TaskSpec, item: dict[str, Any], index: int) -> str:
     """The id of an item for error messages (its position when it has none)."""
     return str(item.get(task.dataset.id_column, item.get("id", f"#{index}")))
 
 
-def _where(task: "TaskSpec", item: dict[str, Any], index: int) -> str:
+def _where(task: TaskSpec, item: dict[str, Any], index: int) -> str:
     return f"{task.file}: item '{item_id(task, item, index)}', label column '{task.label_column}'"
 
 
-def _class_name(value: Any, task: "TaskSpec", item: dict[str, Any], index: int) -> str | int:
+def _class_name(value: Any, task: TaskSpec, item: dict[str, Any], index: int) -> str | int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"{_where(task, item, index)}: a class name must be a string or an integer, "
                          f"got {type(value).__name__} ({value!r})")
@@ -32,7 +32,7 @@ def _class_name(value: Any, task: "TaskSpec", item: dict[str, Any], index: int) 
     return value
 
 
-def item_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
+def item_label(task: TaskSpec, item: dict[str, Any], index: int) -> Any:
     """One item's label, checked for `task.label_kind`: a class name (multiclass), a list of class names
     (multilabel, possibly empty) or a finite number (regression). ValueError names the item and the column."""
     kind, value = task.label_kind, item.get(task.label_column)
@@ -56,14 +56,14 @@ def item_label(task: "TaskSpec", item: dict[str, Any], index: int) -> Any:
                      f"which this protocol needs")
 
 
-def _sorted_classes(values: set, task: "TaskSpec") -> list:
+def _sorted_classes(values: set, task: TaskSpec) -> list:
     if len({type(v) for v in values}) > 1:
         raise ValueError(f"{task.file}: label column '{task.label_column}' mixes strings and integers "
                          f"({sorted(map(repr, values))[:6]}); use one type")
     return sorted(values)
 
 
-def encode_labels(task: "TaskSpec", items: list[dict[str, Any]]) -> tuple[np.ndarray, list]:
+def encode_labels(task: TaskSpec, items: list[dict[str, Any]]) -> tuple[np.ndarray, list]:
     """Labels of all items by `task.label_kind`, and the class list (sorted set over all items; [] for regression).
 
     multiclass: a string (or int) per item -> int64 [N] class indices.

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 KFOLD_N_SAMPLES = "train and validation: mean per fold; test: total over folds (each item is tested once)"
 
 
-def prepare(inp: ProtocolInput, spec: "ProtocolSpec") -> tuple[
+def prepare(inp: ProtocolInput, spec: ProtocolSpec) -> tuple[
         dict[str, Any], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Checks shared by the pooled-embedding protocols; returns (config, labels, folds)."""
     from bench.metrics import METRICS
@@ -52,7 +52,7 @@ def plain_predictions(pred: np.ndarray) -> list:
     return pred.tolist()
 
 
-def finish(inp: ProtocolInput, spec: "ProtocolSpec", config: dict[str, Any], labels: np.ndarray,
+def finish(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any], labels: np.ndarray,
            folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], preds_per_seed: list[np.ndarray],
            seeds: list[int], selected: dict[str, Any]) -> ProtocolResult:
     """Score each seed's predictions of the tested items (via their sample rows) and assemble the result."""

@@ -14,7 +14,8 @@ model, so every item is predicted once per seed, and the metrics are computed ov
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def scaled_batch_size(configured: int, n_train: int) -> int:
     return min(configured, max(4, n_train // 8))
 
 
-def _build(kind: str, d_in: int, d_out: int, config: dict[str, Any]) -> "torch.nn.Module":
+def _build(kind: str, d_in: int, d_out: int, config: dict[str, Any]) -> torch.nn.Module:
     """The probe, with float64 parameters (see bench.protocols.training)."""
     import torch
     import torch.nn as nn
@@ -51,9 +52,9 @@ def _build(kind: str, d_in: int, d_out: int, config: dict[str, Any]) -> "torch.n
                          nn.Dropout(config["dropout"]), nn.Linear(config["hidden"], d_out, dtype=torch.float64))
 
 
-def _fit(model: "torch.nn.Module", x: "torch.Tensor", target: "torch.Tensor", x_val: "torch.Tensor",
-         val_score: Callable[["torch.Tensor"], float], loss_fn: Callable, lr: float, config: dict[str, Any],
-         generator: "torch.Generator") -> Fit:
+def _fit(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, x_val: torch.Tensor,
+         val_score: Callable[[torch.Tensor], float], loss_fn: Callable, lr: float, config: dict[str, Any],
+         generator: torch.Generator) -> Fit:
     """Train with early stopping on the validation score (bench.protocols.training); the Fit's state is the best
     epoch's state dict."""
     import torch
@@ -79,7 +80,7 @@ def _fit(model: "torch.nn.Module", x: "torch.Tensor", target: "torch.Tensor", x_
 
 
 @single_threaded
-def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     import torch
     import torch.nn as nn
 
@@ -107,7 +108,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
         else:
             target = torch.from_numpy(labels[train].astype(np.float64) if kind == "multilabel" else labels[train])
 
-        def decode(out: "torch.Tensor") -> np.ndarray:
+        def decode(out: torch.Tensor) -> np.ndarray:
             out = out.numpy()
             if kind == "multiclass":
                 return out.argmax(1)
@@ -115,7 +116,7 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
                 return np.clip(out[:, 0] * y_scale + y_shift, labels[train].min(), labels[train].max())
             return out
 
-        def val_score(out: "torch.Tensor") -> float:
+        def val_score(out: torch.Tensor) -> float:
             return sign * float(metric_fn(labels[val], decode(out)))
 
         for seed_index, seed in enumerate(inp.seeds):
@@ -148,11 +149,11 @@ def _run(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
     return finish(inp, spec, {**config, "batch_size_used": used}, labels, folds, preds, inp.seeds, selected)
 
 
-def run_linear(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_linear(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Linear probe (one nn.Linear) on standardised pooled embeddings; defaults in LINEAR_DEFAULTS."""
     return _run(inp, spec)
 
 
-def run_mlp(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_mlp(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """One-hidden-layer MLP probe (ReLU, dropout); defaults in MLP_DEFAULTS."""
     return _run(inp, spec)

@@ -66,7 +66,7 @@ def _pooled_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray
     return classes[np.argmax(test_x @ centroids.T, axis=1)]
 
 
-def run_qbe(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_qbe(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Nearest-template keyword spotting by pooled cosine (`accuracy`) and by frame DTW (`accuracy_dtw`)."""
     from bench.protocols.labels import encode_labels
     from bench.protocols.registry import resolve_protocol_config

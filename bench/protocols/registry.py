@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bench.protocols.base import ProtocolInput, ProtocolResult
@@ -122,7 +123,7 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def protocol_function(kind: str) -> Callable[["ProtocolInput", "ProtocolSpec"], "ProtocolResult"] | None:
+def protocol_function(kind: str) -> Callable[[ProtocolInput, ProtocolSpec], ProtocolResult] | None:
     """The implementation of a protocol kind, or None when the kind is not registered."""
     info = PROTOCOLS.get(kind)
     return None if info is None else _resolve(info.target)
@@ -143,7 +144,7 @@ def protocol_choices(kind: str) -> dict[str, tuple]:
             for key, allowed in PROTOCOLS[kind].choices.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _directions() -> tuple[dict[str, bool], dict[str, bool]]:
     """(exact metric name -> higher is better, prefix -> higher is better) over all protocols."""
     exact: dict[str, bool] = {}
@@ -241,7 +242,7 @@ def _range_problem(value: Any, expected: str, rule: str) -> str | None:
     return None if ok else want
 
 
-def resolve_protocol_config(task: "TaskSpec", spec: "ProtocolSpec") -> dict[str, Any]:
+def resolve_protocol_config(task: TaskSpec, spec: ProtocolSpec) -> dict[str, Any]:
     """The one config resolver: the task's protocol config over the protocol's defaults, checked against its schema
     (types, choices, ranges). Every protocol calls it (the runner and `bench.validate` too, before any encoder loads).
 
@@ -276,7 +277,7 @@ def resolve_protocol_config(task: "TaskSpec", spec: "ProtocolSpec") -> dict[str,
     return config
 
 
-def validate_protocol_config(task: "TaskSpec", spec: "ProtocolSpec") -> None:
+def validate_protocol_config(task: TaskSpec, spec: ProtocolSpec) -> None:
     """Raise ValueError (naming the task file, protocol and key) when `spec`'s config does not fit its schema."""
     resolve_protocol_config(task, spec)
 
@@ -319,7 +320,7 @@ def protocol_modules(kind: str) -> dict[str, str]:
     return modules
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def protocol_code_sha256(kind: str) -> str:
     """sha256 over `protocol_modules(kind)`: stored in each result, so that a result made by other protocol code
     is recomputed, not reused. Memoised: computed once per process, when `bench.run` imports the protocols."""

@@ -15,7 +15,8 @@ clip queries the other test clips; clips whose class has no other test clip are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def _mean_recall_on(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> C
     return score
 
 
-def run_retrieval(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_retrieval(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """a2t / t2a R@1/5/10, mAP@10, median rank; a2a mAP@10 and R@1 by class (module docstring)."""
     from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices

@@ -21,7 +21,7 @@ def _listed(values: list[str], limit: int = _SHOWN) -> str:
     return shown if len(values) <= limit else f"{shown} ... ({len(values)} in all)"
 
 
-def roles(task: "TaskSpec") -> list[tuple[str, str, str]]:
+def roles(task: TaskSpec) -> list[tuple[str, str, str]]:
     """(role, split value, task field) for every part the split needs: train/validation/test, or each fold."""
     spec = task.split
     if spec.is_kfold:
@@ -30,7 +30,7 @@ def roles(task: "TaskSpec") -> list[tuple[str, str, str]]:
             ("test", spec.test, "split.test")]
 
 
-def split_problems(task: "TaskSpec", items: list[dict[str, Any]]) -> list[str]:
+def split_problems(task: TaskSpec, items: list[dict[str, Any]]) -> list[str]:
     """Every reason the items cannot be split as the task says, one line each (empty when they can)."""
     spec, column = task.split, task.split.column
     missing = [item_id(task, item, i) for i, item in enumerate(items) if item.get(column) is None]
@@ -51,7 +51,7 @@ def split_problems(task: "TaskSpec", items: list[dict[str, Any]]) -> list[str]:
             f"set {field} to one of them" for role, value, field in roles(task) if value not in values]
 
 
-def split_indices(task: "TaskSpec", items: list[dict[str, Any]]) -> list[Fold]:
+def split_indices(task: TaskSpec, items: list[dict[str, Any]]) -> list[Fold]:
     """(train, validation, test) item indices: one triple for fixed splits, one per fold for k-fold.
 
     k-fold: for fold i, test = fold i, validation = fold i+1 (wrapping), train = the other folds.

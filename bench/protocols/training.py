@@ -22,8 +22,9 @@ trains in its LLM's dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 SCORE_DECIMALS = 9
 GRID = 2.0 ** -20  # parameters are multiples of this after every step (see the module docstring)

@@ -117,7 +117,7 @@ def score_trials(embeddings: np.ndarray, enroll: np.ndarray, test: np.ndarray, c
     return scores
 
 
-def run_verification(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_verification(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """EER and minDCF of cosine-scored trials (see the module docstring); a sample row per test trial."""
     from bench.protocols.registry import resolve_protocol_config
     from bench.scoring import sample_fields

@@ -16,7 +16,8 @@ encoder so rows compare:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _true_class_probability(x: np.ndarray, y: np.ndarray, prompts: np.ndarray, c
     return score
 
 
-def run_zeroshot(inp: ProtocolInput, spec: "ProtocolSpec") -> ProtocolResult:
+def run_zeroshot(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     """Zero-shot classification by prompts: accuracy on seen, held-out and all classes (module docstring)."""
     from bench.protocols.registry import resolve_protocol_config
     from bench.protocols.splits import split_indices
