@@ -121,10 +121,14 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
 
     files = [p for name in args.results for p in (sorted(Path(name).rglob("*.json")) if Path(name).is_dir()
                                                   else [Path(name)])]
-    differ = 0
+    differ = unsampled = 0
     for path in files:
         record = json.loads(path.read_text())
         if record.get("status", "ok") != "ok" or "schema_version" not in record:
+            continue
+        if not record.get("samples"):
+            unsampled += 1
+            print(f"{'-':>7}  {path}: no samples (made before samples existed; re-run it to rescore)")
             continue
         again = rescore(path)
         keys = ("per_seed", "metrics", "ci95", "main_score")
@@ -132,7 +136,7 @@ def _cmd_rescore(args: argparse.Namespace) -> int:
                    if p.get(k) != q.get(k)]
         differ += bool(changed)
         print(f"{'DIFFERS' if changed else 'ok':>7}  {path}" + (f": {', '.join(changed)}" if changed else ""))
-    print(f"[bench] {len(files)} file(s) read; {differ} differ from their samples")
+    print(f"[bench] {len(files)} file(s) read; {differ} differ from their samples, {unsampled} have none")
     return 1 if differ else 0
 
 

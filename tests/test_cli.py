@@ -141,3 +141,20 @@ def test_no_progress_hides_the_bars_of_transformers_and_datasets_imported_before
     env = {k: v for k, v in os.environ.items() if "PROGRESS_BARS" not in k}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_rescore_and_compare_commands(tmp_path, tone_task, capsys):
+    out = tmp_path / "res"
+    assert main(["run", "--encoder", "mfcc", "--tasks", str(tone_task), "--out", str(out), "--seeds", "0",
+                 "--no-progress"]) == 0
+    assert main(["rescore", str(out)]) == 0
+    assert "0 differ from their samples" in capsys.readouterr().out
+    record_path = out / "mfcc" / "test__tones.json"
+    record = json.loads(record_path.read_text())
+    record["protocols"][0]["main_score"]["value"] += 0.5  # an edited number no longer matches its samples
+    record_path.write_text(json.dumps(record))
+    assert main(["rescore", str(record_path)]) == 1
+    assert "DIFFERS" in capsys.readouterr().out
+    # a folder compared with itself: no change anywhere, exit 0, the Markdown table written
+    assert main(["compare", str(out), str(out), "--markdown", str(tmp_path / "c.md")]) == 0
+    assert "no change" in (tmp_path / "c.md").read_text()
