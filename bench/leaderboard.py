@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard_guard import MixedResults, check_records, record_file
+from bench.leaderboard_guard import MixedResults, check_records, current_values, record_file
 
 PERCENT_METRICS = frozenset({"bleu"})
 STALE_MARK = "†"
@@ -108,7 +108,7 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     import pandas as pd
 
     records = [r for r in records if r.get("status") != "error" and (keep is None or keep(r["task"]["name"]))]
-    rows = long_rows(records, check_records(records, accept_stale))
+    rows = long_rows(records, check_records(records, accept_stale, current=current_values))
     if not rows:
         raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
     long = pd.DataFrame(rows).sort_values(["task", "protocol", "encoder"]).reset_index(drop=True)

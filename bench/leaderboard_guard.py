@@ -3,8 +3,9 @@ spec and protocol code, and each encoder may appear once per task.
 
 Data fingerprint, seeds and task version must always agree. A differing task-spec hash or protocol code can be
 accepted for a published table that must still show older results (`accept_stale`): the results that differ
-from the most common value of their task are then kept and marked stale. Records written before spec hashes
-existed compare as "unknown" (two unknowns agree; unknown and a hash differ).
+from the current value (the spec hash of the task as it is defined now, the hash of the protocol code installed
+now; the most common value when the current one is unknown or held by none) are then kept and marked stale.
+Records written before spec hashes existed compare as "unknown" (two unknowns agree; unknown and a hash differ).
 """
 
 from __future__ import annotations
@@ -45,9 +46,24 @@ def _describe(task: str, what: str, groups: dict[str, list[dict[str, Any]]]) -> 
     return f"{task}: results differ in {what}: " + "; ".join(parts)
 
 
-def _reference(groups: dict[str, list[dict[str, Any]]]) -> str:
-    """The most common value; a tie goes to the value of the newest record."""
+def _reference(groups: dict[str, list[dict[str, Any]]], current: Any = None) -> str:
+    """The current value when some record holds it, else the most common value (a tie goes to the newest)."""
+    if current is not None and json.dumps(current, sort_keys=True) in groups:
+        return json.dumps(current, sort_keys=True)
     return max(groups, key=lambda v: (len(groups[v]), max(r.get("created_utc", "") for r in groups[v])))
+
+
+def current_values(task: str, mark: str) -> str | None:
+    """What a result made now would record: the task's spec hash (`mark` SPEC) or the protocol's code hash; None
+    when the task or protocol is not defined here."""
+    from bench.catalog import all_tasks
+    from bench.protocols.registry import PROTOCOLS, protocol_code_sha256
+    from bench.taskspec import spec_sha256
+
+    if mark == SPEC:
+        spec = all_tasks().get(task)
+        return spec_sha256(spec) if spec is not None else None
+    return protocol_code_sha256(mark) if mark in PROTOCOLS else None
 
 
 def _protocol_code(kind: str) -> Callable[[dict], Any]:
@@ -57,10 +73,11 @@ def _protocol_code(kind: str) -> Callable[[dict], Any]:
     return value_of
 
 
-def check_records(records: list[dict[str, Any]], accept_stale: bool = False) -> dict[str, set[str]]:
+def check_records(records: list[dict[str, Any]], accept_stale: bool = False,
+                  current: Callable[[str, str], Any] | None = None) -> dict[str, set[str]]:
     """Raise MixedResults when results of one task must not share a table; return the stale marks per file
     (`SPEC` for a differing task spec, else the protocol kinds whose code differs), all empty unless
-    `accept_stale`."""
+    `accept_stale`. `current(task, mark)` gives the value a fresh result would record (see `current_values`)."""
     by_task: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_task.setdefault(record["task"]["name"], []).append(record)
@@ -89,7 +106,7 @@ def check_records(records: list[dict[str, Any]], accept_stale: bool = False) -> 
                 problems.append(_describe(task, what, groups) + " (accept_stale / --accept-stale keeps the "
                                 "minority marked †)")
                 continue
-            reference = _reference(groups)
+            reference = _reference(groups, current(task, mark) if current else None)
             for value, members in groups.items():
                 for record in members if value != reference else ():
                     stale[record_file(record)].add(mark)

@@ -169,3 +169,19 @@ def test_a_tie_in_protocol_code_marks_the_older_result_stale(tmp_path):
     _write(results, "r", _full("old", code="o" * 64, created="2026-01-01T00:00:00Z"))
     long_csv = write_leaderboard(results, tmp_path / "out", accept_stale=True)[0]
     assert {row["encoder"]: row["stale"] for row in csv.DictReader(long_csv.open())} == {"new": "False", "old": "True"}
+
+
+def test_results_made_by_the_current_code_and_spec_are_fresh_even_when_outnumbered(tmp_path, monkeypatch):
+    """Three older results and one made now: the one made now is current, the older ones are marked."""
+    from bench import leaderboard_guard
+
+    current = {leaderboard_guard.SPEC: "n" * 64, "linear": "m" * 64}
+    monkeypatch.setattr(leaderboard_guard, "current_values", lambda task, mark: current.get(mark))
+    monkeypatch.setattr("bench.leaderboard.current_values", leaderboard_guard.current_values)
+    results = tmp_path / "r"
+    for name in ("old1", "old2", "old3"):
+        _write(results, "r", _full(name, spec=None, code="o" * 64))
+    _write(results, "r", _full("now", spec="n" * 64, code="m" * 64))
+    long_csv = write_leaderboard(results, tmp_path / "out", accept_stale=True)[0]
+    stale = {row["encoder"]: row["stale"] for row in csv.DictReader(long_csv.open())}
+    assert stale == {"old1": "True", "old2": "True", "old3": "True", "now": "False"}
