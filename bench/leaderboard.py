@@ -108,7 +108,7 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     import pandas as pd
 
     records = [r for r in records if r.get("status") != "error" and (keep is None or keep(r["task"]["name"]))]
-    rows = long_rows(records, check_records(records, accept_stale, current=current_values))
+    rows = long_rows(records, check_records(records, accept_stale, current=current_values()))
     if not rows:
         raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
     long = pd.DataFrame(rows).sort_values(["task", "protocol", "encoder"]).reset_index(drop=True)

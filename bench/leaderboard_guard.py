@@ -53,17 +53,25 @@ def _reference(groups: dict[str, list[dict[str, Any]]], current: Any = None) -> 
     return max(groups, key=lambda v: (len(groups[v]), max(r.get("created_utc", "") for r in groups[v])))
 
 
-def current_values(task: str, mark: str) -> str | None:
-    """What a result made now would record: the task's spec hash (`mark` SPEC) or the protocol's code hash; None
-    when the task or protocol is not defined here."""
-    from bench.catalog import all_tasks
+def current_values() -> Callable[[str, str], str | None]:
+    """`(task, mark) -> value` of what a result made now would record: the task's spec hash (`mark` SPEC) or the
+    protocol's code hash; None when the task or protocol is not defined here. Task files are read once, on the
+    first question about a spec."""
     from bench.protocols.registry import PROTOCOLS, protocol_code_sha256
-    from bench.taskspec import spec_sha256
 
-    if mark == SPEC:
-        spec = all_tasks().get(task)
-        return spec_sha256(spec) if spec is not None else None
-    return protocol_code_sha256(mark) if mark in PROTOCOLS else None
+    specs: dict[str, str] = {}
+
+    def value(task: str, mark: str) -> str | None:
+        if mark != SPEC:
+            return protocol_code_sha256(mark) if mark in PROTOCOLS else None
+        if not specs:
+            from bench.catalog import all_tasks
+            from bench.taskspec import spec_sha256
+
+            specs.update({name: spec_sha256(spec) for name, spec in all_tasks().items()})
+        return specs.get(task)
+
+    return value
 
 
 def _protocol_code(kind: str) -> Callable[[dict], Any]:
