@@ -7,11 +7,14 @@ import difflib
 import fnmatch
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bench.taskspec import TaskSpec, TaskSpecError, load_tasks
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,16 @@ def _warn_skipped(broken: list[BrokenFile]) -> None:
         warnings.warn(f"skipped a task file that does not load: {bad.error}", stacklevel=3)
 
 
+def _load_or_note_broken(path: Path, load: Callable[[Path], T], broken: list[BrokenFile]) -> T | None:
+    """`load(path)`, or None after noting the file in `broken` (with the names it declares) when it does not load."""
+    try:
+        return load(path)
+    except (TaskSpecError, OSError, UnicodeDecodeError) as err:
+        error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
+        broken.append(BrokenFile(str(path), _declared_names(path), error))
+        return None
+
+
 def scan_tasks(extra_roots: Roots = None) -> tuple[dict[str, TaskSpec], list[BrokenFile]]:
     """Every task that loads, by name, and the files that do not (a file with a `tiers:` block loads all its tiers
     or none); two files with the same task name raise."""
@@ -87,11 +100,8 @@ def scan_tasks(extra_roots: Roots = None) -> tuple[dict[str, TaskSpec], list[Bro
     broken: list[BrokenFile] = []
     for root in task_roots(extra_roots):
         for path in _yaml_files(root, suites=False):
-            try:
-                loaded = load_tasks(path)
-            except (TaskSpecError, OSError, UnicodeDecodeError) as err:
-                error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
-                broken.append(BrokenFile(str(path), _declared_names(path), error))
+            loaded = _load_or_note_broken(path, load_tasks, broken)
+            if loaded is None:
                 continue
             for task in loaded:
                 if task.name in tasks:
@@ -127,11 +137,8 @@ def scan_suites(extra_roots: Roots = None) -> tuple[dict[str, Suite], list[Broke
     broken: list[BrokenFile] = []
     for root in task_roots(extra_roots):
         for path in _yaml_files(root, suites=True):
-            try:
-                suite = _read_suite(path)
-            except (TaskSpecError, OSError, UnicodeDecodeError) as err:
-                error = err if isinstance(err, TaskSpecError) else TaskSpecError(f"{path}: cannot be read ({err})")
-                broken.append(BrokenFile(str(path), _declared_names(path), error))
+            suite = _load_or_note_broken(path, _read_suite, broken)
+            if suite is None:
                 continue
             if suite.name in suites:
                 raise TaskSpecError(f"{path}: suite '{suite.name}' is already defined in {suites[suite.name].file}")
