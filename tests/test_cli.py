@@ -158,3 +158,12 @@ def test_rescore_and_compare_commands(tmp_path, tone_task, capsys):
     # a folder compared with itself: no change anywhere, exit 0, the Markdown table written
     assert main(["compare", str(out), str(out), "--markdown", str(tmp_path / "c.md")]) == 0
     assert "no change" in (tmp_path / "c.md").read_text()
+
+
+def test_rescore_lists_results_made_before_samples_existed(tmp_path, capsys):
+    old = tmp_path / "res" / "enc" / "t__a.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"schema_version": 1, "status": "ok", "protocols": []}))
+    assert main(["rescore", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out
+    assert "no samples (made before samples existed" in out and "0 differ from their samples, 1 have none" in out
