@@ -163,9 +163,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     done = set()
     for task in resolve_tasks(args.suite, args.tasks):
         ds = task.dataset
-        if ds.source == "builtin" and (ds.name, ds.tier) not in done:
+        if (ds.source, ds.name, ds.tier) in done:
+            continue
+        if ds.source == "builtin":
             print(ensure_builtin(ds.name, ds.tier, seed=args.data_seed))
-            done.add((ds.name, ds.tier))
+        elif ds.source == "real":
+            from bench.real import ensure_real
+
+            print(ensure_real(ds.name, progress=not args.no_progress))
+        done.add((ds.source, ds.name, ds.tier))
     return 0
 
 
@@ -267,10 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("results", nargs="+", help="result JSON files or folders (searched recursively)")
     res.set_defaults(func=_cmd_rescore)
 
-    gen = sub.add_parser("generate", help="generate the built-in datasets of a suite or tasks ahead of time")
+    gen = sub.add_parser("generate", help="generate the built-in datasets (or convert the installed real recordings) "
+                                          "of a suite or tasks ahead of time")
     gen.add_argument("--suite")
     gen.add_argument("--tasks", nargs="+")
     gen.add_argument("--data-seed", type=int, default=0)
+    gen.add_argument("--no-progress", action="store_true", help="hide progress messages")
     gen.set_defaults(func=_cmd_generate)
 
     for command in sub.choices.values():  # --debug and --quiet also after the subcommand (bench run --debug ...)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.taskspec import TaskSpec
+from bench.taskspec import NAMED_SOURCES, TaskSpec
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 
@@ -119,6 +119,14 @@ def _resolve_root(task: TaskSpec, seed: int, progress: bool) -> Path:
         from bench.builtin import ensure_builtin
 
         return ensure_builtin(ds.name, ds.tier, seed=seed, progress=progress)
+    if ds.source == "real":
+        from bench.real import ensure_real
+
+        return ensure_real(ds.name, progress=progress)
+    if ds.source == "prepared":
+        from bench.prepare import prepared_root
+
+        return prepared_root(ds.name)
     path = Path(ds.path).expanduser()
     if not path.is_absolute() and task.file:
         path = Path(task.file).parent / path
@@ -220,7 +228,7 @@ def load_dataset(task: TaskSpec, seed: int = 0, progress: bool = True) -> Datase
     """
     path = _resolve_root(task, seed, progress)
     source = task.dataset.source
-    if source in ("builtin", "manifest"):
+    if source in ("builtin", "real", "prepared", "manifest"):
         manifest = _manifest_file(path)
         rows, root = _read_manifest(manifest), manifest.parent
     elif source == "folder":
@@ -230,5 +238,5 @@ def load_dataset(task: TaskSpec, seed: int = 0, progress: bool = True) -> Datase
         root = path if path.is_dir() else path.parent
     if not rows:
         raise DatasetError(f"{path}: the dataset has no rows")
-    items = _attach_audio(rows, root, task, _builtin_hashes(root) if source == "builtin" else {})
+    items = _attach_audio(rows, root, task, _builtin_hashes(root) if source in NAMED_SOURCES else {})
     return Dataset(root=root, items=items, fingerprint=fingerprint(items))

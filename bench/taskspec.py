@@ -15,7 +15,10 @@ from bench.protocols.registry import PROTOCOLS, emits, higher_is_better, lower_i
 
 DOMAINS = ("speech", "paralinguistic", "sound", "music", "spatial")
 LABEL_KINDS = ("multiclass", "multilabel", "regression", "trials", "events", "segments", "captions", "transcripts")
-DATASET_SOURCES = ("builtin", "manifest", "folder", "hf_disk", "parquet")
+# builtin: generated (bench.builtin); real: converted from installed packages (bench.real); prepared: converted by
+# `bench data prepare` from a user's copy of a published dataset (bench.prepare). All three are found by name.
+DATASET_SOURCES = ("builtin", "real", "prepared", "manifest", "folder", "hf_disk", "parquet")
+NAMED_SOURCES = ("builtin", "real", "prepared")
 CHANNEL_POLICIES = ("mix", "first", "each")
 PROTOCOL_KINDS = tuple(PROTOCOLS)  # the registry (bench.protocols.registry) is the one list
 POOLINGS = ("mean", "meanstd")
@@ -122,9 +125,9 @@ def parse_task(data: Any, file: str, where: str | None = None) -> TaskSpec:
     ds = _require(data, "dataset", file, dict)
     _known_keys(ds, {"source", "name", "path", "tier", "audio_column", "id_column"}, f"{file}: dataset")
     source = _choice(_require(ds, "source", f"{file}: dataset", str), DATASET_SOURCES, f"{file}: dataset", "source")
-    if source == "builtin" and not ds.get("name"):
-        raise TaskSpecError(f"{file}: dataset: a builtin dataset needs 'name' (the generator, e.g. 'keywords')")
-    if source != "builtin" and not ds.get("path"):
+    if source in NAMED_SOURCES and not ds.get("name"):
+        raise TaskSpecError(f"{file}: dataset: a {source} dataset needs 'name' (e.g. 'keywords')")
+    if source not in NAMED_SOURCES and not ds.get("path"):
         raise TaskSpecError(f"{file}: dataset: source '{source}' needs 'path' (absolute, or relative to the YAML file)")
     dataset = DatasetSpec(**{k: str(v) for k, v in ds.items()})
 
