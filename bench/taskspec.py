@@ -87,6 +87,7 @@ class TaskSpec:
     file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     group: str | None = None  # manifest column of each item's held-out unit (speaker, room ...); None: independent
+    caveats: tuple[str, ...] = ()  # known weaknesses of the data (flagged in the leaderboard); not in spec_sha256
 
 
 def _require(data: dict, key: str, where: str, kinds: type | tuple[type, ...]) -> Any:
@@ -117,7 +118,7 @@ def parse_task(data: Any, file: str, where: str | None = None) -> TaskSpec:
     if not isinstance(data, dict):
         raise TaskSpecError(f"{file}: a task file must be a mapping of fields, got {type(data).__name__}")
     _known_keys(data, {"name", "version", "domain", "description", "dataset", "label", "split", "protocols",
-                       "audio", "chance", "extra", "group"}, file)
+                       "audio", "chance", "extra", "group", "caveats"}, file)
     name = _require(data, "name", file, str)
     version = _require(data, "version", file, int)
     domain = _choice(_require(data, "domain", file, str), DOMAINS, file, "domain")
@@ -180,6 +181,9 @@ def parse_task(data: Any, file: str, where: str | None = None) -> TaskSpec:
     group = data.get("group")
     if group is not None and (not isinstance(group, str) or not group.strip()):
         raise TaskSpecError(f"{file}: field 'group' must name a manifest column (e.g. speaker), got {group!r}")
+    caveats = data.get("caveats") or []
+    if not isinstance(caveats, list) or not all(isinstance(c, str) and c.strip() for c in caveats):
+        raise TaskSpecError(f"{file}: field 'caveats' must be a list of short sentences, got {caveats!r}")
     chance = data.get("chance")
     if chance is not None and not isinstance(chance, (int, float)):
         raise TaskSpecError(f"{file}: field 'chance' must be a number")
@@ -190,7 +194,7 @@ def parse_task(data: Any, file: str, where: str | None = None) -> TaskSpec:
         split=split, protocols=tuple(protocols), channels=channels,
         max_seconds=float(max_seconds) if max_seconds is not None else None, pooling=pooling,
         chance=float(chance) if chance is not None else None, file=path, extra=dict(data.get("extra", {}) or {}),
-        group=group,
+        group=group, caveats=tuple(caveats),
     )
 
 
@@ -263,11 +267,12 @@ def spec_sha256(task: TaskSpec) -> str:
     """sha256 of the whole resolved task spec (every field, defaults filled in by parsing), except its file path.
 
     Protocol configs count as written: their defaults live in the protocol code, which `code_sha256` covers.
+    `caveats` are documentation about the data and change no number, so they are left out.
     """
     import dataclasses
     import hashlib
     import json
 
     fields = dataclasses.asdict(task)
-    del fields["file"]
+    del fields["file"], fields["caveats"]
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=repr).encode()).hexdigest()

@@ -191,3 +191,25 @@ def test_shipped_builtin_files_define_each_task_once_per_tier():
         tasks = load_tasks(path)
         assert [(t.name, t.dataset.tier) for t in tasks] == [(f"builtin-quick/{path.stem}", "quick"),
                                                               (f"builtin/{path.stem}", "full")], path
+
+
+def test_caveats_are_parsed_and_leave_the_spec_hash_alone(tmp_path):
+    from pathlib import Path
+
+    from bench.taskspec import load_tasks as load_task
+    from bench.taskspec import spec_sha256
+
+    base = yaml.safe_load((Path(__file__).parents[1] / "tasks/builtin/gender.yaml").read_text())
+    base["dataset"] = {**base["dataset"]}
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump(base))
+    flagged = tmp_path / "flagged.yaml"
+    flagged.write_text(yaml.safe_dump({**base, "caveats": ["one voice per language"]}))
+    tasks_plain, tasks_flagged = load_task(plain), load_task(flagged)
+    assert tasks_flagged[0].caveats == ("one voice per language",)
+    assert tasks_plain[0].caveats == ()
+    assert [spec_sha256(t) for t in tasks_plain] == [spec_sha256(t) for t in tasks_flagged]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**base, "caveats": "not a list"}))
+    with pytest.raises(TaskSpecError, match="caveats"):
+        load_task(bad)
