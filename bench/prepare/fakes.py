@@ -1,0 +1,229 @@
+"""Tiny fake copies of each published layout (exact file names, CSV columns, list formats; short tones as audio),
+for the tests and for trying `bench data prepare` without the data. Every class appears in every split or fold."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+RATE = 16000
+CLASSES = ("dog", "rain", "siren")
+
+
+def write_tone(path: Path, index: int, seconds: float = 0.3, suffix_format: str | None = None) -> None:
+    """A short noisy tone whose pitch depends on `index` (so classes are separable when index is the class)."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(index * 7919 + len(path.name))
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = 0.3 * np.sin(2 * np.pi * 220.0 * (1 + index % 7) * t) + 0.02 * rng.standard_normal(len(t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wave.astype("float32"), RATE, format=suffix_format)
+
+
+def _csv(path: Path, columns: list[str], rows: list[list]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def fake_esc50(root: Path) -> Path:
+    """ESC-50-master/: meta/esc50.csv + audio/<fold>-<src>-<take>-<target>.wav; 3 classes x 5 folds x 2 clips."""
+    base = root / "ESC-50-master"
+    rows = []
+    for fold in range(1, 6):
+        for target, category in enumerate(CLASSES):
+            for take in "AB":
+                src = 100 * fold + target
+                name = f"{fold}-{src}-{take}-{target}.wav"
+                write_tone(base / "audio" / name, target)
+                rows.append([name, fold, target, category, target == 0, src, take])
+    _csv(base / "meta" / "esc50.csv", ["filename", "fold", "target", "category", "esc10", "src_file", "take"], rows)
+    return root
+
+
+def fake_urbansound8k(root: Path) -> Path:
+    """UrbanSound8K/: metadata/UrbanSound8K.csv + audio/fold1..fold10/<fsID>-<classID>-<occ>-<slice>.wav."""
+    base = root / "UrbanSound8K"
+    rows = []
+    for fold in range(1, 11):
+        for class_id, name in enumerate(CLASSES):
+            fs_id = 1000 * fold + class_id
+            file_name = f"{fs_id}-{class_id}-0-0.wav"
+            write_tone(base / "audio" / f"fold{fold}" / file_name, class_id)
+            rows.append([file_name, fs_id, 0.0, 0.3, 1, fold, class_id, name])
+    _csv(base / "metadata" / "UrbanSound8K.csv",
+         ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"], rows)
+    return root
+
+
+def fake_fsd50k(root: Path) -> Path:
+    """FSD50K.ground_truth/{dev,eval}.csv + FSD50K.dev_audio/, FSD50K.eval_audio/ (multi-label)."""
+    dev, ev = [], []
+    fname = 1000
+    for split, n in (("train", 4), ("val", 2), ("eval", 2)):
+        for i in range(n):
+            for c, label in enumerate(CLASSES):
+                fname += 1
+                labels = f"{label},{CLASSES[(c + 1) % 3]}" if i % 2 else label
+                folder = "FSD50K.eval_audio" if split == "eval" else "FSD50K.dev_audio"
+                write_tone(root / folder / f"{fname}.wav", c)
+                (ev if split == "eval" else dev).append([fname, labels, "/m/0" + str(c)] + ([] if split == "eval"
+                                                                                          else [split]))
+    _csv(root / "FSD50K.ground_truth" / "dev.csv", ["fname", "labels", "mids", "split"], dev)
+    _csv(root / "FSD50K.ground_truth" / "eval.csv", ["fname", "labels", "mids"], ev)
+    return root
+
+
+def fake_clotho(root: Path) -> Path:
+    """clotho_captions_<split>.csv (file_name, caption_1..caption_5) + <split>/<file_name>."""
+    for part, n in (("development", 6), ("validation", 3), ("evaluation", 3)):
+        rows = []
+        for i in range(n):
+            name = f"{part} clip {i}.wav"
+            write_tone(root / part / name, i % 3)
+            rows.append([name] + [f"a {CLASSES[i % 3]} sound, take {k}" for k in range(1, 6)])
+        _csv(root / f"clotho_captions_{part}.csv", ["file_name"] + [f"caption_{k}" for k in range(1, 6)], rows)
+    return root
+
+
+def fake_speechcommands(root: Path) -> Path:
+    """<word>/<speaker>_nohash_<n>.wav + validation_list.txt, testing_list.txt, _background_noise_/."""
+    validation, testing = [], []
+    for w, word in enumerate(("yes", "no", "bed")):
+        for s in range(6):
+            rel = f"{word}/{s:08x}_nohash_0.wav"
+            write_tone(root / rel, w)
+            (validation if s == 4 else testing if s == 5 else []).append(rel)
+    write_tone(root / "_background_noise_" / "white_noise.wav", 0, seconds=1.0)
+    (root / "validation_list.txt").write_text("\n".join(validation) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(testing) + "\n")
+    return root
+
+
+def fake_voxceleb1(root: Path) -> Path:
+    """wav/<id>/<video>/<n>.wav + iden_split.txt + veri_test2.txt (4 speakers, 2 of them in the trials)."""
+    lines, trials = [], []
+    for s in range(4):
+        speaker = f"id1{s:04d}"
+        for v in range(3):
+            for n in range(1, 3):
+                rel = f"{speaker}/vid{v}/{n:05d}.wav"
+                write_tone(root / "wav" / rel, s)
+                lines.append(f"{v + 1} {rel}")
+    for s in (2, 3):
+        trials.append(f"1 id1{s:04d}/vid0/00001.wav id1{s:04d}/vid2/00002.wav")
+        trials.append(f"0 id1{s:04d}/vid0/00001.wav id1{5 - s:04d}/vid2/00002.wav")
+    (root / "iden_split.txt").write_text("\n".join(lines) + "\n")
+    (root / "veri_test2.txt").write_text("\n".join(trials) + "\n")
+    return root
+
+
+def fake_librispeech(root: Path) -> Path:
+    """LibriSpeech/<subset>/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac + .trans.txt + SPEAKERS.TXT."""
+    base = root / "LibriSpeech"
+    speakers = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
+    for k, subset in enumerate(("train-clean-100", "dev-clean", "test-clean")):
+        for s in range(4):
+            spk, chapter = str(100 + 10 * k + s), "5000"
+            sex = "F" if s % 2 else "M"
+            speakers.append(f"{spk:<5}| {sex} | {subset:<17}| 1.00 | Reader {spk}")
+            folder = base / subset / spk / chapter
+            lines = []
+            for u in range(2):
+                utt = f"{spk}-{chapter}-{u:04d}"
+                write_tone(folder / f"{utt}.flac", s % 2, suffix_format="FLAC")
+                lines.append(f"{utt} HELLO WORLD NUMBER {u}")
+            (folder / f"{spk}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    (base / "SPEAKERS.TXT").write_text("\n".join(speakers) + "\n")
+    return root
+
+
+def fake_cremad(root: Path) -> Path:
+    """AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav, 10 actors x 3 emotions."""
+    for a in range(10):
+        for e, emotion in enumerate(("ANG", "HAP", "SAD")):
+            write_tone(root / "AudioWAV" / f"{1001 + a}_IEO_{emotion}_HI.wav", e)
+    return root
+
+
+def fake_ravdess(root: Path) -> Path:
+    """Actor_XX/03-01-EE-II-SS-RR-AA.wav, 8 actors x 3 emotions."""
+    for actor in range(1, 25, 3):
+        for e, emotion in enumerate(("01", "03", "05")):
+            write_tone(root / f"Actor_{actor:02d}" / f"03-01-{emotion}-01-01-01-{actor:02d}.wav", e)
+    return root
+
+
+def fake_gtzan(root: Path) -> Path:
+    """genres/<genre>/<genre>.000NN.wav: 3 genres, one clip in each fold (numbers 00, 10, ..., 90)."""
+    for g, genre in enumerate(("blues", "classical", "metal")):
+        for n in range(0, 100, 10):
+            write_tone(root / "genres" / genre / f"{genre}.{n:05d}.wav", g)
+    return root
+
+
+def fake_nsynth(root: Path) -> Path:
+    """nsynth-{train,valid,test}/examples.json + audio/<note_str>.wav."""
+    for folder, n in (("nsynth-train", 4), ("nsynth-valid", 2), ("nsynth-test", 2)):
+        examples = {}
+        for i in range(n):
+            for f, family in enumerate(("bass", "guitar", "keyboard")):
+                note = f"{family}_acoustic_{folder[7:]}{i:02d}-0{60 + f}-100"
+                write_tone(root / folder / "audio" / f"{note}.wav", f)
+                examples[note] = {"note_str": note, "pitch": 60 + f, "velocity": 100, "instrument_str":
+                                  f"{family}_acoustic_{folder[7:]}{i:02d}", "instrument_family_str": family,
+                                  "instrument_source_str": "acoustic", "qualities_str": ["bright"]}
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "examples.json").write_text(json.dumps(examples))
+    return root
+
+
+def fake_hear(root: Path, task_name: str = "esc50", folds: int = 0, events: bool = False) -> Path:
+    """A HEAR preprocessed task folder: task_metadata.json, <split>.json, 16000/<split>/*.wav."""
+    folder = root / f"{task_name}-v1.0.0-full"
+    splits = [f"fold{k:02d}" for k in range(folds)] if folds else ["train", "valid", "test"]
+    for split in splits:
+        labels = {}
+        for i in range(4):
+            for c, label in enumerate(CLASSES):
+                name = f"{split}_{c}_{i}.wav"
+                write_tone(folder / "16000" / split / name, c, seconds=1.0 if events else 0.3)
+                labels[name] = [{"label": label, "start": 100.0, "end": 600.0}] if events else [label]
+        (folder / f"{split}.json").write_text(json.dumps(labels))
+    meta = {"task_name": task_name, "version": "v1.0.0", "mode": "full", "embedding_type":
+            "event" if events else "scene", "prediction_type": "multilabel" if events else "multiclass",
+            "split_mode": "new_split_kfold" if folds else "trainvaltest", "splits": splits,
+            "evaluation": ["event_onset_200ms_fms"] if events else ["top1_acc"], "sample_duration": 1.0}
+    (folder / "task_metadata.json").write_text(json.dumps(meta))
+    return folder
+
+
+def fake_xares(root: Path, task: str = "esc50") -> Path:
+    """X-ARES shards of a task: <split or fold shard name>.tar with <key>.wav and <key>.json members."""
+    import io
+    import tarfile
+
+    from bench.prepare.xares import XARES_TASKS
+
+    spec = XARES_TASKS[task]
+    shard_names = ([f"wds-audio-fold-{k}-000000.tar" for k in range(1, 6)] if not spec.splits
+                   else [f"{prefix}_0000000.tar" for prefix in dict.fromkeys(spec.splits)])
+    scratch = root / ".scratch.wav"
+    for s, shard in enumerate(shard_names):
+        with tarfile.open(root / shard, "w") as tar:
+            for i in range(4 if s == 0 else 2):
+                for c, label in enumerate(CLASSES):
+                    key = f"s{s}_{c}_{i}"
+                    write_tone(scratch, c)
+                    tar.add(scratch, arcname=f"{key}.wav")
+                    data = json.dumps({spec.label_key: label}).encode()
+                    info = tarfile.TarInfo(f"{key}.json")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    scratch.unlink()
+    return root

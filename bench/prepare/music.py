@@ -1,0 +1,53 @@
+"""Preparers of music datasets: GTZAN, NSynth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.prepare.layout import Prepared, PrepareError, audio_file, layout_error
+
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+
+def prepare_gtzan(src: Path) -> Prepared:
+    """GTZAN (`genres/<genre>/<genre>.000NN.wav`; the Kaggle copy names the folder `genres_original`)."""
+    candidates = [src / "genres", src / "genres_original", src / "Data" / "genres_original", src]
+    root = next((c for c in candidates if (c / "blues").is_dir()), None)
+    if root is None:
+        raise layout_error("gtzan", src / "genres" / "blues", "the genre folders genres/<genre>/")
+    rows = []
+    for genre in GTZAN_GENRES:
+        for path in sorted((root / genre).glob(f"{genre}.*.wav")):
+            number = int(path.stem.split(".")[1])
+            rows.append({"id": path.stem, "path": str(path.resolve()), "label": genre,
+                         "fold": str(number // 10 + 1)})
+    return Prepared(rows, notes=["GTZAN has no official split; `fold` (1-10) is bench's: clips 00-09 of every genre "
+                                 "in fold 1, 10-19 in fold 2, ... (neighbouring numbers often share an artist, so "
+                                 "blocks leak less than random folds, but artists still repeat across folds)"])
+
+
+NSYNTH_SPLITS = {"nsynth-train": "train", "nsynth-valid": "validation", "nsynth-test": "test"}
+
+
+def prepare_nsynth(src: Path) -> Prepared:
+    """NSynth (`nsynth-{train,valid,test}/examples.json`, `audio/<note_str>.wav`)."""
+    rows = []
+    for folder, split in NSYNTH_SPLITS.items():
+        meta = src / folder / "examples.json"
+        if not meta.is_file():
+            continue
+        try:
+            examples = json.loads(meta.read_text())
+        except json.JSONDecodeError as err:
+            raise PrepareError(f"{meta}: not valid JSON ({err}); re-extract the archive") from err
+        for key, ex in sorted(examples.items()):
+            rows.append({"id": key, "split": split,
+                         "path": audio_file("nsynth", src / folder / "audio" / f"{key}.wav", f"{folder}/examples.json"),
+                         "label": ex["instrument_family_str"], "pitch": int(ex["pitch"]),
+                         "velocity": int(ex["velocity"]), "instrument": ex["instrument_str"],
+                         "source": ex["instrument_source_str"], "qualities": list(ex.get("qualities_str", []))})
+    if not rows:
+        raise layout_error("nsynth", src / "nsynth-test" / "examples.json", "at least one of nsynth-{train,valid,test}")
+    return Prepared(rows, notes=["splits are the official ones (instruments disjoint between train and valid/test); "
+                                 "`label` is instrument_family_str, `pitch` the MIDI pitch"])
