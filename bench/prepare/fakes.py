@@ -183,9 +183,12 @@ def fake_nsynth(root: Path) -> Path:
     return root
 
 
-def fake_hear(root: Path, task_name: str = "esc50", folds: int = 0, events: bool = False) -> Path:
-    """A HEAR preprocessed task folder: task_metadata.json, <split>.json, 16000/<split>/*.wav."""
-    folder = root / f"{task_name}-v1.0.0-full"
+def fake_hear(root: Path, task_name: str = "esc50", folds: int = 0, kind: str = "multiclass",
+              mode: str = "full") -> Path:
+    """A HEAR preprocessed task folder: task_metadata.json, <split>.json, 16000/<split>/*.wav; `kind` is
+    multiclass, multilabel or events."""
+    events = kind == "events"
+    folder = root / f"{task_name}-v1.0.0-{mode}"
     splits = [f"fold{k:02d}" for k in range(folds)] if folds else ["train", "valid", "test"]
     for split in splits:
         labels = {}
@@ -193,35 +196,40 @@ def fake_hear(root: Path, task_name: str = "esc50", folds: int = 0, events: bool
             for c, label in enumerate(CLASSES):
                 name = f"{split}_{c}_{i}.wav"
                 write_tone(folder / "16000" / split / name, c, seconds=1.0 if events else 0.3)
-                labels[name] = [{"label": label, "start": 100.0, "end": 600.0}] if events else [label]
+                both = [label, CLASSES[(c + 1) % 3]] if kind == "multilabel" and i % 2 else [label]
+                labels[name] = [{"label": label, "start": 100.0, "end": 600.0}] if events else both
         (folder / f"{split}.json").write_text(json.dumps(labels))
-    meta = {"task_name": task_name, "version": "v1.0.0", "mode": "full", "embedding_type":
-            "event" if events else "scene", "prediction_type": "multilabel" if events else "multiclass",
+    meta = {"task_name": task_name, "version": "v1.0.0", "mode": mode, "embedding_type":
+            "event" if events else "scene", "prediction_type": "multiclass" if kind == "multiclass" else "multilabel",
             "split_mode": "new_split_kfold" if folds else "trainvaltest", "splits": splits,
             "evaluation": ["event_onset_200ms_fms"] if events else ["top1_acc"], "sample_duration": 1.0}
     (folder / "task_metadata.json").write_text(json.dumps(meta))
     return folder
 
 
-def fake_xares(root: Path, task: str = "esc50") -> Path:
-    """X-ARES shards of a task: <split or fold shard name>.tar with <key>.wav and <key>.json members."""
+def fake_xares(root: Path, task: str = "esc50", folds: tuple[str, ...] = ("1", "2", "3", "4", "5")) -> Path:
+    """X-ARES shards of a task: <split or fold shard name>.tar with <key>.wav and <key>.json members; k-fold tasks
+    get X-ARES's default shard names wds-audio-fold-<k>-000000.tar for `folds`."""
     import io
     import tarfile
 
     from bench.prepare.xares import XARES_TASKS
 
     spec = XARES_TASKS[task]
-    shard_names = ([f"wds-audio-fold-{k}-000000.tar" for k in range(1, 6)] if not spec.splits
+    shard_names = ([f"wds-audio-fold-{k}-000000.tar" for k in folds] if not spec.splits
                    else [f"{prefix}_0000000.tar" for prefix in dict.fromkeys(spec.splits)])
     scratch = root / ".scratch.wav"
+    # tasks validating on their test shards get bench's validation from 10% of train: give train enough clips
+    first = 40 if spec.splits and spec.splits[1] == spec.splits[2] else 4
     for s, shard in enumerate(shard_names):
         with tarfile.open(root / shard, "w") as tar:
-            for i in range(4 if s == 0 else 2):
+            for i in range(first if s == 0 else 2):
                 for c, label in enumerate(CLASSES):
                     key = f"s{s}_{c}_{i}"
                     write_tone(scratch, c)
                     tar.add(scratch, arcname=f"{key}.wav")
-                    data = json.dumps({spec.label_key: label}).encode()
+                    value = f"{label};{CLASSES[(c + 1) % 3]}" if spec.separator and i % 2 else label
+                    data = json.dumps({spec.label_key: value}).encode()
                     info = tarfile.TarInfo(f"{key}.json")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
