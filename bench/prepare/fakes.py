@@ -218,6 +218,7 @@ def fake_xares(root: Path, task: str = "esc50", folds: tuple[str, ...] = ("1", "
     spec = XARES_TASKS[task]
     shard_names = ([f"wds-audio-fold-{k}-000000.tar" for k in folds] if not spec.splits
                    else [f"{prefix}_0000000.tar" for prefix in dict.fromkeys(spec.splits)])
+    root.mkdir(parents=True, exist_ok=True)
     scratch = root / ".scratch.wav"
     # tasks validating on their test shards get bench's validation from 10% of train: give train enough clips
     first = 40 if spec.splits and spec.splits[1] == spec.splits[2] else 4
