@@ -25,6 +25,7 @@ class Suite:
     description: str
     patterns: tuple[str, ...]
     file: str
+    aggregates: tuple[str, ...] = ()  # names from bench.aggregates.AGGREGATES the leaderboard page shows
 
     def matches(self, task_name: str) -> bool:
         """True when the task belongs to this suite."""
@@ -128,7 +129,23 @@ def _read_suite(path: Path) -> Suite:
         raise TaskSpecError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list) or "name" not in data:
         raise TaskSpecError(f"{path}: a suite file needs 'name' and a list 'tasks' of task-name patterns")
-    return Suite(str(data["name"]), str(data.get("description", "")), tuple(str(p) for p in data["tasks"]), str(path))
+    return Suite(str(data["name"]), str(data.get("description", "")), tuple(str(p) for p in data["tasks"]), str(path),
+                 _read_aggregates(path, data.get("aggregates")))
+
+
+def _read_aggregates(path: Path, names) -> tuple[str, ...]:
+    """The suite's `aggregates:` list, checked against bench.aggregates.AGGREGATES (absent: the defaults)."""
+    from bench.aggregates import AGGREGATES, DEFAULT_AGGREGATES
+
+    if names is None:
+        return DEFAULT_AGGREGATES
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TaskSpecError(f"{path}: 'aggregates' must be a list of aggregate names, got {names!r}")
+    unknown = [n for n in names if n not in AGGREGATES]
+    if unknown:
+        raise TaskSpecError(f"{path}: unknown aggregate(s) {', '.join(unknown)} in 'aggregates'; known: "
+                            f"{', '.join(AGGREGATES)}")
+    return tuple(names)
 
 
 def scan_suites(extra_roots: Roots = None) -> tuple[dict[str, Suite], list[BrokenFile]]:
