@@ -117,7 +117,15 @@ def dataset_info(name: str) -> DatasetInfo:
     if name.startswith("hear-") and len(name) > 5:
         return HEAR_INFO
     if name.startswith("xares-") and len(name) > 6:
-        return XARES_INFO
+        from dataclasses import replace
+
+        from bench.prepare.xares import XARES_TASKS
+
+        task = XARES_TASKS.get(name.removeprefix("xares-"))
+        if task is None:
+            return XARES_INFO
+        return replace(XARES_INFO, name=name, published_at=f"https://zenodo.org/records/{task.zenodo_id} (the "
+                                                           f"X-ARES task's audio shards)")
     if name in DATASETS:
         return DATASETS[name]
     import difflib

@@ -20,31 +20,32 @@ from bench.prepare.layout import Prepared, PrepareError, layout_error
 class XaresTask:
     """One X-ARES task's shard names and label key."""
 
+    zenodo_id: str  # the Zenodo record holding the task's shards
     label_key: str
     splits: tuple[str, str, str] = ()  # tar name prefixes of train, valid, test; empty: k-fold by the name's number
     separator: str = ""  # multi-label tasks: the labels are one string joined by this
 
 
 XARES_TASKS: dict[str, XaresTask] = {
-    "asvspoof2015": XaresTask("binary_spoof", ("asvspoof_train", "asvspoof_valid", "asvspoof_eval")),
-    "cremad": XaresTask("label", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
-    "esc50": XaresTask("label"),
-    "fluentspeechcommands": XaresTask("transcription", ("fluentspeechcommands_train", "fluentspeechcommands_valid",
-                                                        "fluentspeechcommands_test")),
-    "freemusicarchive": XaresTask("genre", ("fma_small_train", "fma_small_valid", "fma_small_test")),
-    "fsd50k": XaresTask("soundevent", ("fsd50k_train", "fsd50k_validation", "fsd50k_eval"), ";"),
-    "fsdkaggle2018": XaresTask("sound", ("fsd18_train", "fsd18_test", "fsd18_test")),
-    "gtzan_genre": XaresTask("genre"),
-    "libricount": XaresTask("num_speakers"),
-    "librispeechmalefemale": XaresTask("gender", ("train-clean-100", "dev-clean", "test-clean")),
-    "nsynthinstument": XaresTask("instrument_family_str", ("nsynth_train", "nsynth_valid", "nsynth_test")),
-    "ravdess": XaresTask("emotion"),
-    "speechcommandsv1": XaresTask("labels", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
-    "urbansound8k": XaresTask("soundevent"),
-    "vocalimitations": XaresTask("imitation"),
-    "vocalsound": XaresTask("label", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
-    "voxceleb1": XaresTask("speakerid", ("voxceleb1_train", "voxceleb1_valid", "voxceleb1_test")),
-    "voxlingua33": XaresTask("labels", ("train_subset", "dev", "dev")),
+    "asvspoof2015": XaresTask("14718430", "binary_spoof", ("asvspoof_train", "asvspoof_valid", "asvspoof_eval")),
+    "cremad": XaresTask("14646870", "label", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
+    "esc50": XaresTask("14614287", "label"),
+    "fluentspeechcommands": XaresTask("14722453", "transcription", (
+        "fluentspeechcommands_train", "fluentspeechcommands_valid", "fluentspeechcommands_test")),
+    "freemusicarchive": XaresTask("14725056", "genre", ("fma_small_train", "fma_small_valid", "fma_small_test")),
+    "fsd50k": XaresTask("14868441", "soundevent", ("fsd50k_train", "fsd50k_validation", "fsd50k_eval"), ";"),
+    "fsdkaggle2018": XaresTask("14725117", "sound", ("fsd18_train", "fsd18_test", "fsd18_test")),
+    "gtzan_genre": XaresTask("14722472", "genre"),
+    "libricount": XaresTask("14722478", "num_speakers"),
+    "librispeechmalefemale": XaresTask("14716252", "gender", ("train-clean-100", "dev-clean", "test-clean")),
+    "nsynthinstument": XaresTask("14725174", "instrument_family_str", ("nsynth_train", "nsynth_valid", "nsynth_test")),
+    "ravdess": XaresTask("14722524", "emotion"),
+    "speechcommandsv1": XaresTask("14722647", "labels", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
+    "urbansound8k": XaresTask("14722683", "soundevent"),
+    "vocalimitations": XaresTask("14862060", "imitation"),
+    "vocalsound": XaresTask("14722710", "label", ("wds-audio-train", "wds-audio-valid", "wds-audio-test")),
+    "voxceleb1": XaresTask("14811963", "speakerid", ("voxceleb1_train", "voxceleb1_valid", "voxceleb1_test")),
+    "voxlingua33": XaresTask("14812245", "labels", ("train_subset", "dev", "dev")),
 }
 FOLD_NUMBER = re.compile(r"fold[-_]?0*(\d+)")
 HELD_OUT_PERCENT = 10  # tasks validating on their test shards: this share of train becomes bench's validation
