@@ -42,6 +42,7 @@ class Aggregate:
 
     name: str
     label: str
+    short: str
     meaning: str
     higher_is_better: bool
     compute: Callable[[Any, dict[str, TaskInfo]], Any]
@@ -130,15 +131,15 @@ def borda(scores, tasks: dict[str, TaskInfo]):
 
 
 AGGREGATES: dict[str, Aggregate] = {a.name: a for a in (
-    Aggregate("normalised_domain_mean", "mean of domain means, chance-normalised",
+    Aggregate("normalised_domain_mean", "mean of domain means, chance-normalised", "overall (norm.)",
               "0 = chance, 1 = perfect: (score - chance)/(1 - chance), or (chance - score)/chance for "
               "lower-is-better metrics; averaged within each domain, then over domains", True, normalised_domain_mean),
-    Aggregate("raw_domain_mean", "raw mean of domain means (higher-is-better tasks only)",
+    Aggregate("raw_domain_mean", "raw mean of domain means (higher-is-better tasks only)", "raw mean (↑ only)",
               "raw main scores of higher-is-better tasks (BLEU/100), averaged within each domain, then over domains; "
               "lower-is-better tasks are left out", True, raw_domain_mean),
-    Aggregate("mean_rank", "mean rank", "rank within each task (1 = best, ties averaged), averaged over the tasks "
+    Aggregate("mean_rank", "mean rank", "mean rank", "rank within each task (1 = best, ties averaged), averaged over the tasks "
               "every encoder has", False, mean_rank),
-    Aggregate("borda", "Borda count", "per task, the number of encoders beaten (a tie counts 1/2), summed over the "
+    Aggregate("borda", "Borda count", "Borda", "per task, the number of encoders beaten (a tie counts 1/2), summed over the "
               "tasks every encoder has", True, borda),
 )}
 DEFAULT_AGGREGATES = ("normalised_domain_mean", "mean_rank")
