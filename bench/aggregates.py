@@ -137,10 +137,10 @@ AGGREGATES: dict[str, Aggregate] = {a.name: a for a in (
     Aggregate("raw_domain_mean", "raw mean of domain means (higher-is-better tasks only)", "raw mean (↑ only)",
               "raw main scores of higher-is-better tasks (BLEU/100), averaged within each domain, then over domains; "
               "lower-is-better tasks are left out", True, raw_domain_mean),
-    Aggregate("mean_rank", "mean rank", "mean rank", "rank within each task (1 = best, ties averaged), averaged over the tasks "
-              "every encoder has", False, mean_rank),
-    Aggregate("borda", "Borda count", "Borda", "per task, the number of encoders beaten (a tie counts 1/2), summed over the "
-              "tasks every encoder has", True, borda),
+    Aggregate("mean_rank", "mean rank", "mean rank", "rank within each task (1 = best, ties averaged), averaged "
+              "over the tasks every encoder has", False, mean_rank),
+    Aggregate("borda", "Borda count", "Borda", "per task, the number of encoders beaten (a tie counts 1/2), summed "
+              "over the tasks every encoder has", True, borda),
 )}
 DEFAULT_AGGREGATES = ("normalised_domain_mean", "mean_rank")
 

@@ -118,8 +118,8 @@ def _header(board: Board, domains: list[str]) -> str:
              'resampled)">rank [95% interval]</th>']
     for name in board.aggregate_names:
         agg = AGGREGATES[name]
-        cells.append(f'<th data-better="{"high" if agg.higher_is_better else "low"}" title="{_e(agg.label)}: {_e(agg.meaning)}">'
-                     f'{_e(agg.short)}</th>')
+        better = "high" if agg.higher_is_better else "low"
+        cells.append(f'<th data-better="{better}" title="{_e(agg.label)}: {_e(agg.meaning)}">{_e(agg.short)}</th>')
     for domain in domains:
         cells.append(f'<th data-better="high" data-domain="{_e(domain)}" title="mean chance-normalised score of '
                      f'the domain\'s tasks">{_e(domain)} (norm.)</th>')
