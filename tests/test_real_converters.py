@@ -88,6 +88,8 @@ def make_hydrogen(root: Path) -> None:
             for v, f in enumerate(files):
                 _wav(base / kit / f, 100 + 150 * i + 5 * k + v)
             instruments.append(_instrument(i, name, files))
+        _wav(base / kit / "emptySample.flac", 1.0, seconds=0.01, fmt="FLAC")  # Hydrogen's silent slot filler
+        instruments.append(_instrument(len(names), "17", ["emptySample.flac"]))
         licence = "" if kit == "ColomboAcousticDrumkit" else "<license>GPL</license>"
         xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<drumkit_info xmlns="{DRUMKIT_NS}">\n<name>{kit}</name>'
                f"{licence}<instrumentList>{''.join(instruments)}</instrumentList></drumkit_info>\n")
@@ -206,6 +208,20 @@ def test_drums_classes_from_instrument_names_kits_disjoint(fake_installed):
     assert "- BJA_Pacific: GPL" in card and "ColomboAcousticDrumkit: not stated" in card
 
 
+def test_drum_kits_hold_out_instruments_within_each_kit(fake_installed):
+    from bench.real import ensure_real
+
+    rows = _rows(ensure_real("drum_kits"))
+    assert not any("emptySample" in r["path"] for r in rows)
+    for kit in KITS:
+        splits = {r["split"] for r in rows if r["kit"] == kit}
+        assert splits == {"train", "validation", "test"}, kit
+    by_instrument = {}
+    for r in rows:
+        by_instrument.setdefault(r["instrument"], set()).add(r["split"])
+    assert all(len(splits) == 1 for splits in by_instrument.values())  # velocity layers stay together
+
+
 @pytest.mark.parametrize(("instrument", "label"), [
     ("Kick (Tama Superstar 22\")", "kick"), ("c3 - bass drum 1", "kick"), ("Hi-Hat Closed (Paiste)", "hihat"),
     ("Sabian Hat Pedal", "hihat"), ("Paiste Ride", "cymbal"), ("Snare Rimshot", "snare"), ("Pearl Tom Floor", "tom"),
@@ -249,7 +265,7 @@ def test_shipped_real_tasks_validate_on_the_fake_packages(fake_installed):
     from bench.data import load_dataset
     from bench.validate import validate_task
 
-    tasks = resolve_tasks("real") + resolve_tasks("real-smoke")
+    tasks = resolve_tasks("real") + resolve_tasks("real-smoke") + resolve_tasks("real-reference")
     assert len(tasks) == len(list(TASKS.glob("*.yaml")))
     for task in tasks:
         items = load_dataset(task, progress=False).items

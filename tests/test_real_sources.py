@@ -53,7 +53,8 @@ def test_real_tasks_are_listed_and_stay_out_of_the_builtin_suites():
     from bench.catalog import resolve_tasks
 
     assert {t.name for t in resolve_tasks("real")} == {"real/words", "real/letters", "real/language_cross_source",
-                                                       "real/language_same_source", "real/drums"}
+                                                       "real/drums", "real/drum_kits"}
+    assert [t.name for t in resolve_tasks("real-reference")] == ["real-reference/language_same_source"]
     assert all(t.name.startswith("real-smoke/") for t in resolve_tasks("real-smoke"))
     for suite in ("builtin-quick", "builtin"):
         assert not any(t.dataset.source == "real" for t in resolve_tasks(suite))
@@ -72,6 +73,6 @@ def test_whole_real_suite_runs_with_mfcc(tmp_path):
     if not _all_installed():
         pytest.skip("the real recordings are not installed (bash scripts/get-real-audio.sh)")
 
-    for suite in ("real", "real-smoke"):
+    for suite in ("real", "real-smoke", "real-reference"):
         records = run("mfcc", suite=suite, out=tmp_path / "results", seeds=[0], progress=False)
         assert records and all(r["status"] == "ok" for r in records), [r.get("error") for r in records]

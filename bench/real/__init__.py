@@ -30,6 +30,7 @@ CONVERTERS: dict[str, str] = {
     "letters": "bench.real.letters:convert",
     "languages": "bench.real.languages:convert",
     "drums": "bench.real.drums:convert",
+    "drum_kits": "bench.real.drums:convert_kits",
     "diarization_sample": "bench.real.small:convert_diarization_sample",
     "piano": "bench.real.small:convert_piano",
     "great_tit": "bench.real.small:convert_great_tit",

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.real.sources import Installed, counts, installed, require_dir, write_card, write_manifest
+from bench.real.sources import Installed, counts, installed, require_dir, stable_fraction, write_card, write_manifest
 
 KITS_DIR = "usr/share/hydrogen/data/drumkits"
 # (class, pattern over the lower-cased instrument name); the first match wins, names matching none are left out
@@ -22,6 +22,7 @@ CLASSES = (
     ("percussion", r"clap|cowbell|conga|bongo|djembe|clave|woodblock|maraca|tambourine|cajon|snap|shaker|"
                    r"sangban|dununba|kenkeni|waterglass"),
 )
+PLACEHOLDER = "emptySample"  # Hydrogen's silent file for unused instrument slots
 TRAIN = ("BJA_Pacific", "ElectricEmpireKit", "ForzeeStereo", "Gimme A Hand 1.0", "Millo_MultiLayered2",
          "rumpf_kit_z01_h2", "VariBreaks", "circAfrique v4")
 VALIDATION = ("Audiophob", "Millo_MultiLayered3", "HardElectro1")
@@ -59,7 +60,7 @@ def kit_samples(source: Installed) -> list[Sample]:
         for instrument in root.iter("instrument"):
             name = _text(instrument, "name")
             files = {(_text(node, "filename")) for node in [instrument, *instrument.iter("layer")]}
-            for rel in sorted(f for f in files if f):
+            for rel in sorted(f for f in files if f and Path(f).stem != PLACEHOLDER):
                 path = xml.parent / rel
                 if path.is_file():
                     samples.append(Sample(xml.parent.name, name, path, licence))
@@ -97,4 +98,48 @@ velocity layer of an instrument is one clip. Kits are disjoint across splits:
 Confounds: kits differ in genre (acoustic, electronic, hand percussion, African drums), so class frequencies
 differ by split; `percussion` mixes hand drums, claps and bells. Layers of one instrument are near duplicates, so
 the kit is the resampling unit. Electronic kits name synthetic sounds after the acoustic instrument they imitate.
+""")
+
+
+def _kit_split(instruments: list[str]) -> dict[str, str]:
+    """Instruments of one kit ordered by a hash of their names: the first fifth (at least one) test, the next
+    fifth (at least one) validation, the rest train."""
+    order = sorted(instruments, key=lambda name: stable_fraction(f"drum_kits/{name}"))
+    n_held = max(1, round(len(order) / 5))
+    return {name: "test" if i < n_held else "validation" if i < 2 * n_held else "train"
+            for i, name in enumerate(order)}
+
+
+def convert_kits(out: Path) -> None:
+    """Write the manifest and card of the drum-kit identity dataset (instruments disjoint across splits)."""
+    source = installed("apt", "hydrogen-drumkits")
+    samples, seen = [], set()
+    for s in kit_samples(source):
+        if s.path not in seen:  # a file two instruments share: first one
+            seen.add(s.path)
+            samples.append(s)
+    rows = []
+    for kit in sorted({s.kit for s in samples}):
+        members = [s for s in samples if s.kit == kit]
+        split_of = _kit_split(sorted({s.instrument for s in members}))
+        rows += [{"id": f"{kit}/{s.path.name}", "path": str(s.path), "split": split_of[s.instrument], "kit": kit,
+                  "instrument": f"{kit}/{s.instrument}", "drum": drum_class(s.instrument) or "other"}
+                 for s in members]
+    write_manifest(out, rows)
+    licences = "\n".join(f"- {kit}: {lic}" for kit, lic in sorted({(s.kit, s.licence) for s in samples}))
+    write_card(out, "Drum kit identity (hydrogen-drumkits)", [source], f"""
+Licence per kit (the `<license>` of its drumkit.xml; kits without one are covered by the package's Debian
+copyright file, /usr/share/doc/hydrogen-drumkits/copyright):
+
+{licences}
+
+Label `kit`: which of the {len({s.kit for s in samples})} kits a sample comes from. Within each kit the instruments
+(every velocity layer of one instrument together) are dealt by a hash of their names: a fifth to test, a fifth to
+validation, the rest to train, so a test sample is an instrument of its kit never heard in train.
+
+{counts(rows, "split", "kit")}
+
+Confounds: kits differ in which instruments they have (hand percussion, djembes, electronic kicks), so the
+instrument type predicts some kits; what remains is each kit's recording and processing (room, microphones,
+sample rate, bit depth).
 """)
