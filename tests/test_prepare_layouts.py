@@ -70,6 +70,8 @@ def test_librispeech_subsets_transcripts_and_speaker_sex(tmp_path):
     ("ravdess", "fold", {"1", "2", "3", "4"}),
     ("gtzan", "fold", {str(k) for k in range(1, 11)}),
     ("nsynth", "split", {"train", "validation", "test"}),
+    ("fluentspeechcommands", "split", {"train", "validation", "test"}),
+    ("vocalsound", "split", {"train", "validation", "test"}),
 ])
 def test_each_preparer_writes_its_split_column(tmp_path, name, column, values):
     rows = manifest(prepare(name, getattr(fakes, f"fake_{name}")(tmp_path / name)))
@@ -77,13 +79,20 @@ def test_each_preparer_writes_its_split_column(tmp_path, name, column, values):
     assert all(Path(r["path"]).is_file() for r in rows)
 
 
-def test_speaker_folds_are_speaker_disjoint(tmp_path):
-    for name in ("cremad", "ravdess"):
+def test_speaker_splits_are_speaker_disjoint(tmp_path):
+    for name, column in (("cremad", "fold"), ("ravdess", "fold"), ("vocalsound", "split"),
+                         ("fluentspeechcommands", "split")):
         rows = manifest(prepare(name, getattr(fakes, f"fake_{name}")(tmp_path / name)))
-        folds_of = {}
+        parts_of = {}
         for row in rows:
-            folds_of.setdefault(row["speaker"], set()).add(row["fold"])
-        assert all(len(folds) == 1 for folds in folds_of.values())
+            parts_of.setdefault(row["speaker"], set()).add(row[column])
+        assert len(parts_of) > 1 and all(len(parts) == 1 for parts in parts_of.values()), name
+
+
+def test_fluent_speech_commands_label_and_intent(tmp_path):
+    rows = manifest(prepare("fluentspeechcommands", fakes.fake_fluentspeechcommands(tmp_path / "fsc")))
+    row = next(r for r in rows if r["id"] == "spkD-1")
+    assert row["split"] == "validation" and row["label"] == "Volume up" and row["intent"] == "increase_volume_none"
 
 
 def test_fsd50k_and_clotho_label_lists(tmp_path):
@@ -123,7 +132,8 @@ def test_xares_shards_are_extracted_and_split_by_shard_name(tmp_path):
     ("fsd50k", "FSD50K.ground_truth/dev.csv"), ("clotho", "clotho_captions_development.csv"),
     ("speechcommands", "testing_list.txt"), ("voxceleb1", "iden_split.txt"), ("librispeech", "trans.txt"),
     ("cremad", "AudioWAV"), ("ravdess", "Actor_01"), ("gtzan", "genres/blues"),
-    ("nsynth", "nsynth-test/examples.json"), ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
+    ("nsynth", "nsynth-test/examples.json"), ("fluentspeechcommands", "data/train_data.csv"),
+    ("vocalsound", "meta/te_meta.csv"), ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
 ])
 def test_a_wrong_folder_names_the_file_expected_and_where_to_get_it(tmp_path, name, expected):
     from bench.prepare.registry import dataset_info

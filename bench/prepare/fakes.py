@@ -236,3 +236,34 @@ def fake_xares(root: Path, task: str = "esc50", folds: tuple[str, ...] = ("1", "
                     tar.addfile(info, io.BytesIO(data))
     scratch.unlink()
     return root
+
+
+def fake_fluentspeechcommands(root: Path) -> Path:
+    """fluent_speech_commands_dataset/: data/{train,valid,test}_data.csv + wavs/speakers/<spk>/<uuid>.wav."""
+    base = root / "fluent_speech_commands_dataset"
+    commands = (("Turn on the lights", "activate", "lights", "none"), ("Volume up", "increase", "volume", "none"),
+                ("Stop", "deactivate", "music", "none"))
+    for part, speakers in (("train", ("spkA", "spkB", "spkC")), ("valid", ("spkD",)), ("test", ("spkE",))):
+        rows = []
+        for speaker in speakers:
+            for c, (text, action, obj, location) in enumerate(commands):
+                rel = f"wavs/speakers/{speaker}/{speaker}-{c}.wav"
+                write_tone(base / rel, c)
+                rows.append([len(rows), rel, speaker, text, action, obj, location])
+        _csv(base / "data" / f"{part}_data.csv", ["", "path", "speakerId", "transcription", "action", "object",
+                                                  "location"], rows)
+    return root
+
+
+def fake_vocalsound(root: Path) -> Path:
+    """vs_release_16k/: audio_16k/<speaker>_<n>_<label>.wav + meta/{tr,val,te}_meta.csv (speaker, no header)."""
+    base = root / "vs_release_16k"
+    labels = ("cough", "laughter", "sneeze")
+    for name, speakers in (("tr_meta.csv", ("f0001", "m0002", "f0003")), ("val_meta.csv", ("m0004",)),
+                           ("te_meta.csv", ("f0005",))):
+        (base / "meta").mkdir(parents=True, exist_ok=True)
+        (base / "meta" / name).write_text("".join(f"{s},{s[0]},25\n" for s in speakers))
+        for speaker in speakers:
+            for c, label in enumerate(labels):
+                write_tone(base / "audio_16k" / f"{speaker}_0_{label}.wav", c)
+    return root

@@ -80,6 +80,19 @@ _INFOS = (
         "Emotional Speech and Song (RAVDESS), PLoS ONE 2018", "the Zenodo description (Actor_XX/03-01-EE-II-SS-RR-AA"
         ".wav: modality, vocal channel, emotion 01-08, intensity, statement, repetition, actor; odd actors male)"),
     DatasetInfo(
+        "fluentspeechcommands", "bench.prepare.speech:prepare_fluentspeechcommands", "Fluent Speech Commands",
+        "https://fluent.ai/fluent-speech-commands-a-dataset-for-spoken-language-understanding-research/",
+        "Fluent Speech Commands Public License (academic research only)", "no: research use, no redistribution",
+        "L. Lugosch et al., Speech Model Pre-training for End-to-End Spoken Language Understanding, Interspeech 2019",
+        "the dataset's layout (data/{train,valid,test}_data.csv columns ,path,speakerId,transcription,action,object,"
+        "location; wavs/speakers/<speakerId>/*.wav), as loaders of the standard release read it"),
+    DatasetInfo(
+        "vocalsound", "bench.prepare.speech:prepare_vocalsound", "VocalSound (16 kHz release)",
+        "https://github.com/YuanGongND/vocalsound (vs_release_16k.zip)", "CC BY-SA 4.0",
+        "allowed with attribution, share-alike", "Y. Gong, J. Yu, J. Glass, VocalSound: A Dataset for Improving Human "
+        "Vocal Sounds Recognition, ICASSP 2022", "X-ARES src/tasks/vocalsound/make_audio_tar.py (audio_16k/"
+        "<speaker>_..._<label>.wav; meta/tr_meta.csv, val_meta.csv, te_meta.csv: speaker in the first column)"),
+    DatasetInfo(
         "gtzan", "bench.prepare.music:prepare_gtzan", "GTZAN Genre Collection",
         "http://marsyas.info/downloads/datasets.html (genres.tar.gz)", "no licence stated (research use)",
         "unclear: the clips are copyrighted recordings", "G. Tzanetakis, P. Cook, Musical genre classification of "

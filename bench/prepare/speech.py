@@ -1,10 +1,11 @@
-"""Preparers of speech and paralinguistic datasets: Speech Commands, VoxCeleb1, LibriSpeech, CREMA-D, RAVDESS."""
+"""Preparers of speech and paralinguistic datasets: Speech Commands, VoxCeleb1, LibriSpeech, CREMA-D, RAVDESS, Fluent
+Speech Commands, VocalSound."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.prepare.layout import Prepared, PrepareError, audio_file, find_root, layout_error
+from bench.prepare.layout import Prepared, PrepareError, audio_file, find_root, layout_error, read_csv
 
 SPEECHCOMMANDS_CORE = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
@@ -159,3 +160,47 @@ def prepare_ravdess(src: Path) -> Prepared:
                      "fold": str((actor - 1) // 6 + 1)})
     return Prepared(rows, notes=["RAVDESS has no official split; `fold` (1-4) is bench's: actors 1-6, 7-12, 13-18, "
                                  "19-24 (speaker-disjoint, 3 men and 3 women each); X-ARES uses 4 folds of its own"])
+
+
+def prepare_fluentspeechcommands(src: Path) -> Prepared:
+    """Fluent Speech Commands (`data/{train,valid,test}_data.csv` with columns ,path,speakerId,transcription,action,
+    object,location; `path` relative to the dataset root, `wavs/speakers/<speakerId>/<utterance>.wav`)."""
+    root = find_root("fluentspeechcommands", src, "data/train_data.csv", "the split file data/train_data.csv")
+    rows = []
+    for part, split in (("train", "train"), ("valid", "validation"), ("test", "test")):
+        csv_path = root / "data" / f"{part}_data.csv"
+        for r in read_csv("fluentspeechcommands", csv_path, ("path", "speakerId", "transcription", "action", "object",
+                                                              "location")):
+            rows.append({"id": Path(r["path"]).stem, "split": split,
+                         "path": audio_file("fluentspeechcommands", root / r["path"], f"data/{csv_path.name}"),
+                         "label": r["transcription"], "intent": f"{r['action']}_{r['object']}_{r['location']}",
+                         "speaker": r["speakerId"]})
+    return Prepared(rows, notes=["splits from data/{train,valid,test}_data.csv (speakers disjoint); `label` is the "
+                                 "transcription (X-ARES's 248 classes), `intent` the action_object_location triple "
+                                 "(the usual 31 intents)"])
+
+
+VOCALSOUND_META = {"train": "tr_meta.csv", "validation": "val_meta.csv", "test": "te_meta.csv"}
+
+
+def prepare_vocalsound(src: Path) -> Prepared:
+    """VocalSound 16 kHz release (`audio_16k/<speaker>_..._<label>.wav`; `meta/{tr,val,te}_meta.csv` list the
+    speakers of each split in their first column, no header)."""
+    root = find_root("vocalsound", src, "meta/te_meta.csv", "the speaker split file meta/te_meta.csv")
+    split_of = {}
+    for split, name in VOCALSOUND_META.items():
+        path = root / "meta" / name
+        if not path.is_file():
+            raise layout_error("vocalsound", path, f"the speaker list {name}")
+        for line in path.read_text().splitlines():
+            if line.strip():
+                split_of[line.split(",")[0].strip()] = split
+    rows = []
+    for path in sorted((root / "audio_16k").glob("*.wav")):
+        speaker, label = path.stem.split("_")[0], path.stem.split("_")[-1]
+        if speaker not in split_of:
+            raise PrepareError(f"{path}: speaker '{speaker}' is in none of meta/{{tr,val,te}}_meta.csv")
+        rows.append({"id": path.stem, "path": str(path.resolve()), "split": split_of[speaker], "label": label,
+                     "speaker": speaker})
+    return Prepared(rows, notes=["splits: the speakers listed in meta/tr_meta.csv, val_meta.csv, te_meta.csv "
+                                 "(speaker-disjoint), as X-ARES's src/tasks/vocalsound/make_audio_tar.py reads them"])
