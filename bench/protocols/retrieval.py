@@ -4,7 +4,10 @@ Text side: MiniLM sentence vectors of the captions (the task's label column: a s
 clip); audio side: the contrastive map of `bench.protocols.contrastive` (trained on the train split's captions, lr and
 epoch chosen on the validation split's mean recall), or the encoder's own text tower when it has one. Queries and
 gallery are the test split: audio->text ranks all test captions for each test clip, text->audio ranks all test clips
-for each caption. A query's relevant items are its clip's captions (a2t) or its clip (t2a).
+for each caption. Relevance is by caption text: for a clip (a2t) every test caption equal, verbatim, to one of its
+own captions is relevant; for a caption (t2a) every test clip that has that caption is relevant. Template captions
+repeat (two clips both "a dog barks"), and ranking only the query's own pair as relevant would decide such ties by
+gallery order.
 
 Per query: `rank` is the 1-based position of the first relevant item (an item an approximate index did not return
 counts as gallery size + 1); R@k = share of queries with rank <= k; medr = median rank;
@@ -45,15 +48,26 @@ def rank_queries(queries: np.ndarray, query_groups: np.ndarray, gallery: np.ndar
     exclude_self: queries are the gallery itself (row q is gallery item q), which is left out of q's ranking.
     Queries without any relevant gallery item get rank NaN and AP NaN.
     """
+    relevance = np.asarray(query_groups)[:, None] == np.asarray(gallery_groups)[None, :]
+    return rank_relevant(queries, gallery, relevance, backend, exclude_self)
+
+
+def rank_relevant(queries: np.ndarray, gallery: np.ndarray, relevance: np.ndarray, backend: str = "torch",
+                  exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: rank of the first relevant gallery item, and AP@10, where relevance[q, g] says whether gallery
+    item g is relevant to query q (see `rank_queries` for exclude_self and queries without a relevant item)."""
     from bench.search import search
 
+    relevance = np.asarray(relevance, dtype=bool)
+    if exclude_self:
+        relevance = relevance & ~np.eye(len(queries), len(gallery), dtype=bool)
     _, idx = search(queries, gallery, len(gallery), backend=backend)
     if exclude_self:  # drop q from row q (or the last slot, if an approximate index did not return q)
         idx = np.where(idx == np.arange(len(queries))[:, None], -1, idx)
         idx = np.take_along_axis(idx, np.argsort(idx < 0, axis=1, kind="stable"), axis=1)[:, :-1]
     n_gallery = idx.shape[1]
-    relevant = (idx >= 0) & (gallery_groups[np.maximum(idx, 0)] == query_groups[:, None])
-    n_relevant = (gallery_groups[None, :] == query_groups[:, None]).sum(1) - (1 if exclude_self else 0)
+    relevant = (idx >= 0) & np.take_along_axis(relevance, np.maximum(idx, 0), axis=1)
+    n_relevant = relevance.sum(1)
     found = relevant.any(1)
     rank = np.where(found, relevant.argmax(1) + 1, n_gallery + 1).astype(np.float64)
     top = relevant[:, :10].astype(np.float64)
@@ -62,6 +76,16 @@ def rank_queries(queries: np.ndarray, query_groups: np.ndarray, gallery: np.ndar
         ap = (precision * top).sum(1) / np.minimum(n_relevant, 10)
     has = n_relevant > 0
     return np.where(has, rank, np.nan), np.where(has, ap, np.nan)
+
+
+def caption_relevance(texts: list[str], owner: np.ndarray, n_clips: int) -> np.ndarray:
+    """Clip x caption relevance: caption t is relevant to clip c when its text equals (verbatim, outer spaces
+    stripped) one of c's own captions."""
+    lookup: dict[str, int] = {}
+    codes = np.array([lookup.setdefault(t.strip(), len(lookup)) for t in texts], dtype=np.int64)
+    has_text = np.zeros((n_clips, len(lookup)), dtype=bool)
+    has_text[owner, codes] = True
+    return has_text[:, codes]
 
 
 def _captions(inp: ProtocolInput, idx: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -80,11 +104,11 @@ def _captions(inp: ProtocolInput, idx: np.ndarray) -> tuple[list[str], np.ndarra
     return texts, np.array(owner, dtype=np.int64)
 
 
-def _text_retrieval(audio: np.ndarray, text: np.ndarray, owner: np.ndarray,
+def _text_retrieval(audio: np.ndarray, text: np.ndarray, texts: list[str], owner: np.ndarray,
                     backend: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    clips = np.arange(len(audio))
-    return {"a2t": rank_queries(audio, clips, text, owner, backend),
-            "t2a": rank_queries(text, owner, audio, clips, backend)}
+    relevance = caption_relevance(texts, owner, len(audio))
+    return {"a2t": rank_relevant(audio, text, relevance, backend),
+            "t2a": rank_relevant(text, audio, relevance.T, backend)}
 
 
 def _classes(inp: ProtocolInput, column: str | None) -> np.ndarray | None:
@@ -96,11 +120,12 @@ def _classes(inp: ProtocolInput, column: str | None) -> np.ndarray | None:
     return np.array([lookup[str(n)] if n is not None else -1 for n in names], dtype=np.int64)
 
 
-def _mean_recall_on(audio: np.ndarray, text: np.ndarray, owner: np.ndarray) -> Callable[[ContrastiveMap], float]:
+def _mean_recall_on(audio: np.ndarray, text: np.ndarray, texts: list[str],
+                    owner: np.ndarray) -> Callable[[ContrastiveMap], float]:
     """Selection score of a map: mean of R@1, R@5, R@10 in both directions on (audio, captions)."""
 
     def score(m: ContrastiveMap) -> float:
-        ranks = [r for r, _ in _text_retrieval(m(audio), text, owner, "torch").values()]
+        ranks = [r for r, _ in _text_retrieval(m(audio), text, texts, owner, "torch").values()]
         return float(np.mean([np.mean(r <= k) for r in ranks for k in KS]))
 
     return score
@@ -134,7 +159,7 @@ def run_retrieval(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
             position = {t: k for k, t in enumerate(vocab)}
             ids = np.array([position[t] for t in train_texts], dtype=np.int64)
             val_texts, val_owner = _captions(inp, val_idx)
-            val_recall = _mean_recall_on(inp.pooled[val_idx], unit(encode_texts(val_texts)), val_owner)
+            val_recall = _mean_recall_on(inp.pooled[val_idx], unit(encode_texts(val_texts)), val_texts, val_owner)
 
         for seed in seeds:
             if tower:
@@ -144,7 +169,7 @@ def run_retrieval(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                                                  val_recall, cfg, seed)
                 selected.append({"seed": seed, **info})
                 audio = cmap(inp.pooled[test_idx])
-            found = _text_retrieval(audio, text, owner, backend)
+            found = _text_retrieval(audio, text, texts, owner, backend)
             a2t = np.stack(found["a2t"], 1).tolist()
             t2a = np.stack(found["t2a"], 1).tolist()
             for pos, i in enumerate(test_idx.tolist()):
