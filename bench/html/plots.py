@@ -10,7 +10,7 @@ from bench.html.board import Board, fmt
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
-FONT = 'font-family="sans-serif" font-size="11"'
+FONT = 'font-family="sans-serif"'
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
@@ -19,8 +19,9 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
             f'<rect width="100%" height="100%" fill="white"/>' + "".join(body) + "</svg>")
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {FONT} {extra}>{escape(str(text))}</text>')
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "", size: int = 11) -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {FONT} font-size="{size}" {extra}>'
+            f'{escape(str(text))}</text>')
 
 
 def colour(index: int) -> str:
@@ -136,7 +137,7 @@ def heatmap(board: Board) -> str:
             body.append(f'<rect x="{x}" y="{y}" width="{cell_w - 1}" height="{cell_h - 1}" fill="{_heat(value)}">'
                         f'<title>{escape(encoder)} on {escape(task)}: {fmt(value)}</title></rect>')
             ink = "white" if value == value and value > 0.6 else "black"
-            body.append(_text(x + cell_w / 2, y + 15, fmt(value, 2), "middle", f'fill="{ink}" font-size="10"'))
+            body.append(_text(x + cell_w / 2, y + 15, fmt(value, 2), "middle", f'fill="{ink}"', 10))
     return _svg(width, height, "heatmap of chance-normalised scores", body)
 
 
