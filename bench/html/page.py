@@ -126,7 +126,7 @@ def _header(board: Board, domains: list[str]) -> str:
     for task, column in board.tasks.items():
         info = column.info
         arrow = "&#8593;" if info.higher_is_better else "&#8595;"
-        caveat = f' <span class="caveat" title="{_e(" ".join(column.caveats))}">&#9888;</span>' \
+        caveat = f' <span class="caveat" title="{_e("; ".join(column.caveats))}">&#9888;</span>' \
             if column.caveats else ""
         tip = f"{task} ({info.domain}): {column.protocol} {info.metric}; chance {fmt(info.chance)}. " \
               f"{column.description}"
@@ -201,8 +201,8 @@ def render(board: Board, plots: dict[str, str]) -> str:
     options = "".join(f'<option value="{_e(d)}">{_e(d)}</option>' for d in domains)
     aggregates = "".join(f"<li><b>{_e(AGGREGATES[n].label)}</b>: {_e(AGGREGATES[n].meaning)}</li>"
                          for n in board.aggregate_names)
-    caveats = "".join(f"<li><b>{_e(t)}</b>: {_e(' '.join(c.caveats))}</li>" for t, c in board.tasks.items()
-                      if c.caveats)
+    caveats = "".join(f"<li><b>{_e(t)}</b><ul>" + "".join(f"<li>{_e(c)}</li>" for c in column.caveats)
+                      + "</ul></li>" for t, column in board.tasks.items() if column.caveats)
     failed = "".join(f"<li>{_e(f)}</li>" for f in board.failed)
     stale = ("<p class=\"note\">&#8224; marks a result made with older protocol code or task spec than the rest of "
              "its task (kept with --accept-stale).</p>") if board.any_stale else ""

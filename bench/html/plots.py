@@ -44,7 +44,7 @@ def profile_bars(board: Board) -> str:
     means = domain_means(board.normalised, {t: c.info for t, c in board.tasks.items()})
     domains, encoders = list(means.columns), board.encoders
     left, top, plot_h, group_w = 50, 30, 220, max(60, 14 * len(encoders) + 20)
-    width, height = left + group_w * len(domains) + 190, top + plot_h + 50
+    width, height = max(560, left + group_w * len(domains) + 190), top + plot_h + 50
     low = min(0.0, float(means.min().min()) if means.notna().any().any() else 0.0)
     high = max(1.0, float(means.max().max()) if means.notna().any().any() else 1.0)
 
