@@ -72,6 +72,10 @@ def test_librispeech_subsets_transcripts_and_speaker_sex(tmp_path):
     ("nsynth", "split", {"train", "validation", "test"}),
     ("fluentspeechcommands", "split", {"train", "validation", "test"}),
     ("vocalsound", "split", {"train", "validation", "test"}),
+    ("libricount", "fold", {"1", "2", "3", "4", "5"}),
+    ("beijing_opera", "fold", {"1", "2", "3", "4", "5"}),
+    ("mridangam", "fold", {"1", "2", "3", "4", "5"}),
+    ("vocal_imitation", "fold", {"1", "2", "3"}),
 ])
 def test_each_preparer_writes_its_split_column(tmp_path, name, column, values):
     rows = manifest(prepare(name, getattr(fakes, f"fake_{name}")(tmp_path / name)))
@@ -104,6 +108,19 @@ def test_fsd50k_and_clotho_label_lists(tmp_path):
     assert len(evaluation["caption"]) == 5
 
 
+def test_labels_read_from_file_names_as_hear_reads_them(tmp_path):
+    mridangam = manifest(prepare("mridangam", fakes.fake_mridangam(tmp_path / "m")))
+    row = next(r for r in mridangam if r["id"] == "C/artist__2-dheem-c-2")
+    assert row["label"] == "dheem" and row["tonic"] == "c"
+    assert {r["label"] for r in manifest(prepare("beijing_opera", fakes.fake_beijing_opera(tmp_path / "b")))} == \
+        {"bangu", "naobo", "xiaoluo"}
+    assert {r["label"] for r in manifest(prepare("libricount", fakes.fake_libricount(tmp_path / "l")))} == \
+        {"0", "1", "2"}
+    imitations = manifest(prepare("vocal_imitation", fakes.fake_vocal_imitation(tmp_path / "v")))
+    assert len(imitations) == 30 and {r["label"] for r in imitations} == {"000Dog_bark.wav", "001Siren.wav",
+                                                                           "002Rain.wav"}
+
+
 def test_hear_reader_keeps_hear_folds_and_converts_event_times(tmp_path):
     rows = manifest(prepare("hear-esc50", fakes.fake_hear(tmp_path / "h1", "esc50", folds=5)))
     assert {r["fold"] for r in rows} == {f"fold0{k}" for k in range(5)}
@@ -133,7 +150,9 @@ def test_xares_shards_are_extracted_and_split_by_shard_name(tmp_path):
     ("speechcommands", "testing_list.txt"), ("voxceleb1", "iden_split.txt"), ("librispeech", "trans.txt"),
     ("cremad", "AudioWAV"), ("ravdess", "Actor_01"), ("gtzan", "genres/blues"),
     ("nsynth", "nsynth-test/examples.json"), ("fluentspeechcommands", "data/train_data.csv"),
-    ("vocalsound", "meta/te_meta.csv"), ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
+    ("vocalsound", "meta/te_meta.csv"), ("libricount", "test"),
+    ("beijing_opera", "beijing_opera_percussion_instrument_1.0"), ("mridangam", "mridangam_stroke_1.5"),
+    ("vocal_imitation", "vocal_imitations.txt"), ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
 ])
 def test_a_wrong_folder_names_the_file_expected_and_where_to_get_it(tmp_path, name, expected):
     from bench.prepare.registry import dataset_info

@@ -267,3 +267,43 @@ def fake_vocalsound(root: Path) -> Path:
             for c, label in enumerate(labels):
                 write_tone(base / "audio_16k" / f"{speaker}_0_{label}.wav", c)
     return root
+
+
+def fake_libricount(root: Path) -> Path:
+    """LibriCount10-0dB/test/<count>_<id>.wav, counts 0-2, 10 mixtures each."""
+    for count in range(3):
+        for i in range(10):
+            write_tone(root / "LibriCount10-0dB" / "test" / f"{count}_{i:04x}e1c2.wav", count)
+    return root
+
+
+def fake_beijing_opera(root: Path) -> Path:
+    """beijing_opera_percussion_instrument_1.0/<instrument>-<kind>-<n>.wav (label: second-last '-' field)."""
+    for c, instrument in enumerate(("bangu", "naobo", "xiaoluo")):
+        for i in range(10):
+            write_tone(root / "beijing_opera_percussion_instrument_1.0" / f"clip{i}-{instrument}-{i}.wav", c)
+    return root
+
+
+def fake_mridangam(root: Path) -> Path:
+    """mridangam_stroke_1.5/<tonic folder>/<artist>__<n>-<stroke>-<tonic>-<k>.wav."""
+    for t, tonic in enumerate(("b", "c")):
+        for s, stroke in enumerate(("bheem", "cha", "dheem")):
+            for k in range(6):
+                write_tone(root / "mridangam_stroke_1.5" / f"{tonic.upper()}" / f"artist__{k}-{stroke}-{tonic}-{k}.wav",
+                           s + 3 * t)
+    return root
+
+
+def fake_vocal_imitation(root: Path) -> Path:
+    """VocalImitationSet/: vocal_imitations.txt (tab-separated) + vocal_imitations/included/*.wav."""
+    base = root / "VocalImitationSet"
+    lines = ["included\timitation_filename\treference_filename\tparticipant_id"]
+    for r, reference in enumerate(("000Dog_bark.wav", "001Siren.wav", "002Rain.wav")):
+        for i in range(10):
+            name = f"{r:03d}_{i:02d}_imitation.wav"
+            write_tone(base / "vocal_imitations" / "included" / name, r)
+            lines.append(f"1\t{name}\t{reference}\tp{i}")
+    lines.append("0\texcluded.wav\t002Rain.wav\tp99")
+    (base / "vocal_imitations.txt").write_text("\n".join(lines) + "\n")
+    return root

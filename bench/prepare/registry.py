@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+UNCHECKED = "not checked in this session: see the Zenodo record"
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -92,6 +94,27 @@ _INFOS = (
         "allowed with attribution, share-alike", "Y. Gong, J. Yu, J. Glass, VocalSound: A Dataset for Improving Human "
         "Vocal Sounds Recognition, ICASSP 2022", "X-ARES src/tasks/vocalsound/make_audio_tar.py (audio_16k/"
         "<speaker>_..._<label>.wav; meta/tr_meta.csv, val_meta.csv, te_meta.csv: speaker in the first column)"),
+    DatasetInfo(
+        "libricount", "bench.prepare.small:prepare_libricount", "LibriCount10 0dB",
+        "https://zenodo.org/records/1216072 (LibriCount10-0dB.zip)", UNCHECKED, UNCHECKED,
+        "F.-R. Stöter et al., CountNet: Estimating the Number of Concurrent Speakers Using Supervised Learning, "
+        "IEEE/ACM TASLP 2019", "hear-preprocess hearsecrettasks/libricount.py (test/*.wav, count = file name before "
+        "the first '_')"),
+    DatasetInfo(
+        "beijing_opera", "bench.prepare.small:prepare_beijing_opera", "Beijing Opera Percussion Instrument 1.0",
+        "https://zenodo.org/records/1285212 (beijing_opera_percussion_instrument_1.0.zip)", UNCHECKED, UNCHECKED,
+        "the Zenodo record's citation", "hear-preprocess hearsecrettasks/beijing_opera.py "
+        "(beijing_opera_percussion_instrument_1.0/*.wav, label = second-last '-' field)"),
+    DatasetInfo(
+        "mridangam", "bench.prepare.small:prepare_mridangam", "Mridangam Stroke 1.5",
+        "https://zenodo.org/records/4068196 (mridangam_stroke_1.5.zip)", UNCHECKED, UNCHECKED,
+        "the Zenodo record's citation", "hear-preprocess hearsecrettasks/mridangam_stroke.py and mridangam_tonic.py "
+        "(stroke = third-last, tonic = second-last '-' field)"),
+    DatasetInfo(
+        "vocal_imitation", "bench.prepare.small:prepare_vocal_imitation", "VocalImitationSet v1.1.3",
+        "https://zenodo.org/records/1340763 (VocalImitationSet_v1.1.3.zip)", UNCHECKED, UNCHECKED,
+        "the Zenodo record's citation", "hear-preprocess hearsecrettasks/vocal_imitation.py (VocalImitationSet/"
+        "vocal_imitations.txt, tab-separated; vocal_imitations/included/*.wav; label = reference_filename)"),
     DatasetInfo(
         "gtzan", "bench.prepare.music:prepare_gtzan", "GTZAN Genre Collection",
         "http://marsyas.info/downloads/datasets.html (genres.tar.gz)", "no licence stated (research use)",
