@@ -94,6 +94,14 @@ def make_hydrogen(root: Path) -> None:
         xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<drumkit_info xmlns="{DRUMKIT_NS}">\n<name>{kit}</name>'
                f"{licence}<instrumentList>{''.join(instruments)}</instrumentList></drumkit_info>\n")
         (base / kit / "drumkit.xml").write_text(xml, encoding="utf-8")
+    doc = root / "usr/share/doc/hydrogen-drumkits"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+        "Files:\n drumkits/BJA_Pacific.h2drumkit\n drumkits/Gimme?A?Hand?1.0.h2drumkit\nCopyright: someone\n"
+        "License: CC-BY-SA-3.0-us\nComment:\n License listed in drumkit.xml.\n\n"
+        "Files: drumkits/Colombo.h2drumkit\nCopyright: 2006, someone\nLicense: GPL-2+ with composition exception\n"
+        " As a special exception ...\n")
 
 
 def make_pyannote(site: Path) -> None:
@@ -205,7 +213,10 @@ def test_drums_classes_from_instrument_names_kits_disjoint(fake_installed):
     assert {r["drum"] for r in rows} == {"kick", "snare", "hihat", "tom", "cymbal", "percussion"}  # Zap left out
     assert all(r["split"] == KITS[r["kit"]] for r in rows)
     card = (folder / "card.md").read_text()
-    assert "- BJA_Pacific: GPL" in card and "ColomboAcousticDrumkit: not stated" in card
+    assert "- BJA_Pacific: CC-BY-SA-3.0-us (drumkit.xml: GPL)" in card
+    # the stanza's kit name begins the folder name
+    assert "- ColomboAcousticDrumkit: GPL-2+ with composition exception (drumkit.xml: none)" in card
+    assert "- Audiophob: see the Debian copyright file (drumkit.xml: GPL)" in card
 
 
 def test_drum_kits_hold_out_instruments_within_each_kit(fake_installed):

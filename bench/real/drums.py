@@ -9,7 +9,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.real.sources import Installed, counts, installed, require_dir, stable_fraction, write_card, write_manifest
+from bench.real.sources import (
+    Installed,
+    counts,
+    debian_licences,
+    installed,
+    require_dir,
+    stable_fraction,
+    write_card,
+    write_manifest,
+)
 
 KITS_DIR = "usr/share/hydrogen/data/drumkits"
 # (class, pattern over the lower-cased instrument name); the first match wins, names matching none are left out
@@ -39,6 +48,25 @@ class Sample:
     licence: str
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def kit_licences(source: Installed, kits: set[str]) -> dict[str, str]:
+    """Each kit's licence from the Debian copyright file (a `drumkits/<kit>.h2drumkit` stanza whose name begins the
+    kit's folder name; '?' matches any character), then the drumkit.xml `<license>` in brackets."""
+    stanzas = debian_licences(source)
+    xml_licence = {s.kit: s.licence for s in kit_samples(source)}
+    out = {}
+    for kit in sorted(kits):
+        found = [(len(stem), licence) for patterns, licence in stanzas for pattern in patterns
+                 if pattern.startswith("drumkits/") and (stem := _normal(pattern[9:].replace(".h2drumkit", "")))
+                 and _normal(kit).startswith(stem)]
+        debian = max(found)[1] if found else "see the Debian copyright file"
+        out[kit] = f"{debian} (drumkit.xml: {xml_licence.get(kit, 'no samples')})"
+    return out
+
+
 def drum_class(instrument: str) -> str | None:
     """The drum class of an instrument name (None when no class pattern matches)."""
     name = instrument.lower()
@@ -56,7 +84,7 @@ def kit_samples(source: Installed) -> list[Sample]:
     samples = []
     for xml in sorted(base.glob("*/drumkit.xml")):
         root = ET.fromstring(re.sub(r'\sxmlns(:\w+)?="[^"]+"', "", xml.read_text(encoding="utf-8")))
-        licence = _text(root, "license") or "not stated in drumkit.xml (Debian copyright: see card)"
+        licence = _text(root, "license") or "none"
         for instrument in root.iter("instrument"):
             name = _text(instrument, "name")
             files = {(_text(node, "filename")) for node in [instrument, *instrument.iter("layer")]}
@@ -72,20 +100,20 @@ def convert(out: Path) -> None:
     source = installed("apt", "hydrogen-drumkits")
     split_of = {**dict.fromkeys(TRAIN, "train"), **dict.fromkeys(VALIDATION, "validation"),
                 **dict.fromkeys(TEST, "test")}
-    rows, licences, seen = [], {}, set()
+    rows, seen = [], set()
     for s in kit_samples(source):
         label = drum_class(s.instrument)
         if label is None or s.kit not in split_of or s.path in seen:  # a file two instruments share: first one
             continue
         seen.add(s.path)
-        licences[s.kit] = s.licence
         rows.append({"id": f"{s.kit}/{s.path.name}", "path": str(s.path), "split": split_of[s.kit],
                      "drum": label, "instrument": s.instrument, "kit": s.kit})
     write_manifest(out, rows)
-    listed = "\n".join(f"- {kit}: {licence}" for kit, licence in sorted(licences.items()))
+    licences = kit_licences(source, {r["kit"] for r in rows})
+    listed = "\n".join(f"- {kit}: {licence}" for kit, licence in licences.items())
     write_card(out, "Drum instrument class (hydrogen-drumkits)", [source], f"""
-Licence per kit (the `<license>` of its drumkit.xml; kits without one are covered by the package's Debian
-copyright file, /usr/share/doc/hydrogen-drumkits/copyright):
+Licence per kit (from /usr/share/doc/hydrogen-drumkits/copyright; the drumkit.xml's own `<license>` in
+brackets):
 
 {listed}
 
@@ -126,10 +154,10 @@ def convert_kits(out: Path) -> None:
                   "instrument": f"{kit}/{s.instrument}", "drum": drum_class(s.instrument) or "other"}
                  for s in members]
     write_manifest(out, rows)
-    licences = "\n".join(f"- {kit}: {lic}" for kit, lic in sorted({(s.kit, s.licence) for s in samples}))
+    licences = "\n".join(f"- {kit}: {lic}" for kit, lic in kit_licences(source, {s.kit for s in samples}).items())
     write_card(out, "Drum kit identity (hydrogen-drumkits)", [source], f"""
-Licence per kit (the `<license>` of its drumkit.xml; kits without one are covered by the package's Debian
-copyright file, /usr/share/doc/hydrogen-drumkits/copyright):
+Licence per kit (from /usr/share/doc/hydrogen-drumkits/copyright; the drumkit.xml's own `<license>` in
+brackets):
 
 {licences}
 

@@ -128,3 +128,24 @@ def write_card(out: Path, title: str, sources: list[Installed], body: str) -> No
     text = f"# {title}\n\nConverted by bench.real from installed packages (audio read in place, not copied):\n\n" \
            f"{listed}\n\n{body.strip()}\n"
     (out / "card.md").write_text(text, encoding="utf-8")
+
+
+def debian_licences(source: Installed) -> list[tuple[list[str], str]]:
+    """(file patterns, licence name) of every `Files:` stanza of the package's Debian copyright file (machine-
+    readable format); empty when the file is absent."""
+    path = source.root / "usr/share/doc" / source.package / "copyright"
+    if not path.is_file():
+        return []
+    out = []
+    for stanza in path.read_text(encoding="utf-8", errors="replace").split("\n\n"):
+        fields: dict[str, str] = {}  # field -> first line; Files also gathers its continuation lines
+        key = None
+        for line in stanza.splitlines():
+            if line[:1] in (" ", "\t") and key == "Files":
+                fields[key] += " " + line.strip()
+            elif ":" in line and line[:1] not in (" ", "\t"):
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if "Files" in fields and fields.get("License"):
+            out.append((fields["Files"].split(), fields["License"]))
+    return out
