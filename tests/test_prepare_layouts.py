@@ -121,6 +121,12 @@ def test_labels_read_from_file_names_as_hear_reads_them(tmp_path):
                                                                            "002Rain.wav"}
 
 
+def test_voxlingua_dev_marks_the_ten_most_frequent_languages(tmp_path):
+    rows = manifest(prepare("voxlingua107_dev", fakes.fake_voxlingua107_dev(tmp_path / "vl")))
+    out = {r["label"] for r in rows if r["fold_top10"] == "none"}
+    assert out == {"l10", "l11"} and all(r["fold_top10"] == r["fold"] for r in rows if r["label"] not in out)
+
+
 def test_hear_reader_keeps_hear_folds_and_converts_event_times(tmp_path):
     rows = manifest(prepare("hear-esc50", fakes.fake_hear(tmp_path / "h1", "esc50", folds=5)))
     assert {r["fold"] for r in rows} == {f"fold0{k}" for k in range(5)}
@@ -152,7 +158,8 @@ def test_xares_shards_are_extracted_and_split_by_shard_name(tmp_path):
     ("nsynth", "nsynth-test/examples.json"), ("fluentspeechcommands", "data/train_data.csv"),
     ("vocalsound", "meta/te_meta.csv"), ("libricount", "test"),
     ("beijing_opera", "beijing_opera_percussion_instrument_1.0"), ("mridangam", "mridangam_stroke_1.5"),
-    ("vocal_imitation", "vocal_imitations.txt"), ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
+    ("vocal_imitation", "vocal_imitations.txt"), ("voxlingua107_dev", "<language>/<utterance>.wav"),
+    ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
 ])
 def test_a_wrong_folder_names_the_file_expected_and_where_to_get_it(tmp_path, name, expected):
     from bench.prepare.registry import dataset_info

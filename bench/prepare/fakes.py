@@ -307,3 +307,12 @@ def fake_vocal_imitation(root: Path) -> Path:
     lines.append("0\texcluded.wav\t002Rain.wav\tp99")
     (base / "vocal_imitations.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+def fake_voxlingua107_dev(root: Path) -> Path:
+    """dev/<language>/<utterance>.wav: 12 languages, the last two with fewer utterances (out of the top 10)."""
+    languages = [f"l{k:02d}" for k in range(12)]
+    for k, language in enumerate(languages):
+        for i in range(12 if k < 10 else 3):
+            write_tone(root / "dev" / language / f"{language}_utt{i:02d}.wav", k)
+    return root

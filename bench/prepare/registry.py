@@ -116,6 +116,12 @@ _INFOS = (
         "the Zenodo record's citation", "hear-preprocess hearsecrettasks/vocal_imitation.py (VocalImitationSet/"
         "vocal_imitations.txt, tab-separated; vocal_imitations/included/*.wav; label = reference_filename)"),
     DatasetInfo(
+        "voxlingua107_dev", "bench.prepare.small:prepare_voxlingua107_dev", "VoxLingua107, dev set",
+        "http://bark.phon.ioc.ee/voxlingua107/ (dev.zip)", "CC BY 4.0", "allowed with attribution",
+        "J. Valk, T. Alumäe, VoxLingua107: a Dataset for Spoken Language Recognition, IEEE SLT 2021",
+        "hear-preprocess hearsecrettasks/vox_lingua_top10.py (dev.zip, label = the audio file's folder; the 10 most "
+        "frequent languages)"),
+    DatasetInfo(
         "gtzan", "bench.prepare.music:prepare_gtzan", "GTZAN Genre Collection",
         "http://marsyas.info/downloads/datasets.html (genres.tar.gz)", "no licence stated (research use)",
         "unclear: the clips are copyrighted recordings", "G. Tzanetakis, P. Cook, Musical genre classification of "

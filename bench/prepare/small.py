@@ -1,5 +1,5 @@
-"""Preparers of the small datasets HEAR introduced (LibriCount, Beijing Opera, Mridangam, Vocal Imitation) as their
-publishers ship them. Labels are read from the file names exactly as hear-preprocess
+"""Preparers of the small datasets HEAR introduced (LibriCount, Beijing Opera, Mridangam, Vocal Imitation, the
+VoxLingua107 dev set) as their publishers ship them. Labels are read from the file names exactly as hear-preprocess
 (`hearpreprocess/secrettasks/hearsecrettasks/<task>.py`) reads them. None has an official split: the folds are
 bench's (stated on each card); HEAR's own folds come with its preprocessed folders (`hear-<task>`)."""
 
@@ -88,3 +88,25 @@ def prepare_vocal_imitation(src: Path) -> Prepared:
                      "fold": hashed_fold(path.stem, 3)})
     return Prepared(rows, notes=["`label` is the reference sound imitated (reference_filename), as in HEAR",
                                  _hash_note(3, "the imitation's file name")])
+
+
+VOXLINGUA_TOP = 10
+
+
+def prepare_voxlingua107_dev(src: Path) -> Prepared:
+    """VoxLingua107's dev set (dev.zip: `<language code>/<utterance>.wav`, 1609 utterances, 33 languages)."""
+    files = sorted(p for p in src.glob("*/*.wav")) or sorted(p for p in src.glob("*/*/*.wav"))
+    if not files:
+        raise layout_error("voxlingua107_dev", src / "<language>/<utterance>.wav", "language folders")
+    counts: dict[str, int] = {}
+    for path in files:
+        counts[path.parent.name] = counts.get(path.parent.name, 0) + 1
+    top = set(sorted(counts, key=lambda lang: (-counts[lang], lang))[:VOXLINGUA_TOP])
+    rows = []
+    for path in files:
+        fold = hashed_fold(path.stem, 5)
+        rows.append({"id": f"{path.parent.name}/{path.stem}", "path": str(path.resolve()), "label": path.parent.name,
+                     "fold": fold, "fold_top10": fold if path.parent.name in top else "none"})
+    return Prepared(rows, notes=["`label` is the language folder; `fold_top10` is `fold` for the 10 most frequent "
+                                 "languages (HEAR's vox_lingua_top10 selection; ties broken by language code) and "
+                                 "'none' (in no fold) for the others", _hash_note(5, "the utterance file name")])
