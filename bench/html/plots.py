@@ -151,10 +151,12 @@ def cd_diagram(board: Board) -> str:
         return _svg(width, 60, "critical-difference diagram",
                     [_text(10, 30, "critical-difference diagram: needs 3+ encoders and 2+ tasks they all have")])
     ranks = board.mean_ranks.sort_values()
-    k = len(ranks)
+    order, k = list(ranks.index), len(ranks)
+    runs = cliques(order, board.pair_tests)
     left, right, axis_y = 150, width - 150, 60
     half = math.ceil(k / 2)
-    height = axis_y + 30 + 18 * half + 20 + 8 * len(board.pair_tests)
+    labels_y = axis_y + 20 + 6 * len(runs)
+    height = labels_y + 18 * half + 10
 
     def x_of(rank: float) -> float:
         return left + (right - left) * (rank - 1) / max(1, k - 1)
@@ -169,18 +171,16 @@ def cd_diagram(board: Board) -> str:
     cd_end = min(right, x_of(1 + f.critical_difference))
     body.append(f'<line x1="{left}" x2="{cd_end:.1f}" y1="28" y2="28" stroke="#c00" stroke-width="2"/>')
     body.append(_text(cd_end + 4, 32, "CD", extra='fill="#c00"'))
-    order = list(ranks.index)
     for i, (encoder, rank) in enumerate(ranks.items()):
         on_left = i < half
-        row = i if on_left else k - 1 - i
-        y = axis_y + 30 + 18 * row
+        y = labels_y + 18 * (i if on_left else k - 1 - i)
         x_end = left - 10 if on_left else right + 10
         body.append(f'<polyline points="{x_of(rank):.1f},{axis_y} {x_of(rank):.1f},{y} {x_end},{y}" fill="none" '
                     f'stroke="#555"/>')
         body.append(_text(x_end + (-4 if on_left else 4), y + 4, f"{encoder} ({rank:.2f})",
                           "end" if on_left else "start"))
-    for j, run in enumerate(cliques(order, board.pair_tests)):
-        y = axis_y + 8 + 6 * j
+    for j, run in enumerate(runs):
+        y = axis_y + 10 + 6 * j
         body.append(f'<line x1="{x_of(ranks[run[0]]) - 3:.1f}" x2="{x_of(ranks[run[-1]]) + 3:.1f}" y1="{y}" '
                     f'y2="{y}" stroke="black" stroke-width="4"><title>no significant difference (Wilcoxon-Holm): '
                     f'{escape(", ".join(run))}</title></line>')
