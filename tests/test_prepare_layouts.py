@@ -76,6 +76,7 @@ def test_librispeech_subsets_transcripts_and_speaker_sex(tmp_path):
     ("beijing_opera", "fold", {"1", "2", "3", "4", "5"}),
     ("mridangam", "fold", {"1", "2", "3", "4", "5"}),
     ("vocal_imitation", "fold", {"1", "2", "3"}),
+    ("fma_small", "split", {"train", "validation", "test"}),
 ])
 def test_each_preparer_writes_its_split_column(tmp_path, name, column, values):
     rows = manifest(prepare(name, getattr(fakes, f"fake_{name}")(tmp_path / name)))
@@ -121,6 +122,12 @@ def test_labels_read_from_file_names_as_hear_reads_them(tmp_path):
                                                                            "002Rain.wav"}
 
 
+def test_fma_small_reads_the_two_level_header_and_keeps_the_small_subset(tmp_path):
+    rows = manifest(prepare("fma_small", fakes.fake_fma_small(tmp_path / "fma")))
+    assert len(rows) == 24 and {r["label"] for r in rows} == {"Hip-Hop", "Rock", "Folk"}
+    assert rows[0]["id"] == "000002" and rows[0]["path"].endswith("fma_small/000/000002.mp3")
+
+
 def test_voxlingua_dev_marks_the_ten_most_frequent_languages(tmp_path):
     rows = manifest(prepare("voxlingua107_dev", fakes.fake_voxlingua107_dev(tmp_path / "vl")))
     out = {r["label"] for r in rows if r["fold_top10"] == "none"}
@@ -159,6 +166,7 @@ def test_xares_shards_are_extracted_and_split_by_shard_name(tmp_path):
     ("vocalsound", "meta/te_meta.csv"), ("libricount", "test"),
     ("beijing_opera", "beijing_opera_percussion_instrument_1.0"), ("mridangam", "mridangam_stroke_1.5"),
     ("vocal_imitation", "vocal_imitations.txt"), ("voxlingua107_dev", "<language>/<utterance>.wav"),
+    ("fma_small", "fma_metadata/tracks.csv"),
     ("hear-esc50", "task_metadata.json"), ("xares-esc50", "*.tar"),
 ])
 def test_a_wrong_folder_names_the_file_expected_and_where_to_get_it(tmp_path, name, expected):

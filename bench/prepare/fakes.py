@@ -316,3 +316,22 @@ def fake_voxlingua107_dev(root: Path) -> Path:
         for i in range(12 if k < 10 else 3):
             write_tone(root / "dev" / language / f"{language}_utt{i:02d}.wav", k)
     return root
+
+
+def fake_fma_small(root: Path) -> Path:
+    """fma_metadata/tracks.csv (three header rows) + fma_small/<id[:3]>/<id>.mp3; one medium-only track."""
+    header = [["", "artist", "set", "set", "track"], ["", "id", "split", "subset", "genre_top"],
+              ["track_id", "", "", "", ""]]
+    rows, track = [], 2
+    for split, n in (("training", 4), ("validation", 2), ("test", 2)):
+        for i in range(n):
+            for g, genre in enumerate(("Hip-Hop", "Rock", "Folk")):
+                track_id = f"{track:06d}"
+                write_tone(root / "fma_small" / track_id[:3] / f"{track_id}.mp3", g, suffix_format="MP3")
+                rows.append([track, 100 + i, split, "small", genre])
+                track += 1
+    rows.append([track, 999, "training", "medium", "Rock"])
+    (root / "fma_metadata").mkdir(parents=True, exist_ok=True)
+    with (root / "fma_metadata" / "tracks.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(header + rows)
+    return root

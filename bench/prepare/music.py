@@ -1,4 +1,4 @@
-"""Preparers of music datasets: GTZAN, NSynth."""
+"""Preparers of music datasets: GTZAN, NSynth, FMA small."""
 
 from __future__ import annotations
 
@@ -51,3 +51,42 @@ def prepare_nsynth(src: Path) -> Prepared:
         raise layout_error("nsynth", src / "nsynth-test" / "examples.json", "at least one of nsynth-{train,valid,test}")
     return Prepared(rows, notes=["splits are the official ones (instruments disjoint between train and valid/test); "
                                  "`label` is instrument_family_str, `pitch` the MIDI pitch"])
+
+
+FMA_SPLITS = {"training": "train", "validation": "validation", "test": "test"}
+
+
+def _fma_tracks(path: Path) -> list[dict[str, str]]:
+    """Rows of fma_metadata/tracks.csv, whose header is three rows (group, field, then 'track_id'): keys are
+    'group.field' (e.g. 'set.split', 'track.genre_top') and 'track_id'."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            groups, fields, third = next(reader), next(reader), next(reader)
+        except StopIteration as err:
+            raise PrepareError(f"{path}: expected FMA's three header rows (group, field, track_id)") from err
+        if not third or third[0] != "track_id":
+            raise PrepareError(f"{path}: the third header row should start with 'track_id' (FMA's tracks.csv)")
+        names = ["track_id"] + [f"{g}.{f}" for g, f in zip(groups[1:], fields[1:])]
+        return [dict(zip(names, row)) for row in reader]
+
+
+def prepare_fma_small(src: Path) -> Prepared:
+    """FMA small (`fma_small/<id[:3]>/<id>.mp3`, `fma_metadata/tracks.csv` with set.split, set.subset,
+    track.genre_top): 8000 30 s clips, 8 genres."""
+    meta = src / "fma_metadata" / "tracks.csv"
+    if not meta.is_file():
+        raise layout_error("fma_small", meta, "the metadata file fma_metadata/tracks.csv")
+    rows = []
+    for track in _fma_tracks(meta):
+        if track.get("set.subset") != "small":
+            continue
+        track_id = f"{int(track['track_id']):06d}"
+        rows.append({"id": track_id, "split": FMA_SPLITS.get(track["set.split"], track["set.split"]),
+                     "path": audio_file("fma_small", src / "fma_small" / track_id[:3] / f"{track_id}.mp3",
+                                        "fma_metadata/tracks.csv"),
+                     "label": track["track.genre_top"], "artist": track.get("artist.id", "")})
+    return Prepared(rows, notes=["splits: tracks.csv set.split (training/validation/test, artist-filtered by the "
+                                 "authors); `label` is track.genre_top; audio is MP3 (decoded by libsndfile >= 1.1)"])

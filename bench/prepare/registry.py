@@ -127,6 +127,12 @@ _INFOS = (
         "unclear: the clips are copyrighted recordings", "G. Tzanetakis, P. Cook, Musical genre classification of "
         "audio signals, IEEE TSAP 2002", "the archive (genres/<genre>/<genre>.000NN.wav, 10 genres x 100)"),
     DatasetInfo(
+        "fma_small", "bench.prepare.music:prepare_fma_small", "FMA: A Dataset for Music Analysis (small subset)",
+        "https://github.com/mdeff/fma (fma_small.zip, fma_metadata.zip)", "CC BY 4.0 (metadata); each track keeps "
+        "its artist's licence", "metadata yes; audio per track licence", "M. Defferrard et al., FMA: A Dataset for "
+        "Music Analysis, ISMIR 2017", "the FMA repository README (fma_metadata/tracks.csv with a two-level header: "
+        "set.split, set.subset, track.genre_top; audio fma_small/<first 3 digits>/<6-digit id>.mp3)"),
+    DatasetInfo(
         "nsynth", "bench.prepare.music:prepare_nsynth", "NSynth", "https://magenta.tensorflow.org/datasets/nsynth",
         "CC BY 4.0", "allowed with attribution", "J. Engel et al., Neural Audio Synthesis of Musical Notes with "
         "WaveNet Autoencoders, ICML 2017", "the dataset page (nsynth-{train,valid,test}/examples.json keyed by "
