@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("tinysoundfont")
 pytest.importorskip("pyroomacoustics")
 
-from bench.builtin import GENERATORS, ensure_builtin, file_checksums, music, sound, spatial  # noqa: E402  # noqa: E402
+from bench.builtin import GENERATORS, ensure_builtin, file_checksums, music, sound, sound_captions, spatial  # noqa: E402
 from bench.builtin.audio_utils import (  # noqa: E402
     SAMPLE_RATE,
     SPLITS,
@@ -34,8 +34,8 @@ TASKS = {"instrument": "instrument", "pitch": "pitch", "pitch_regression": "pitc
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "builtin"
 # Each task's held-out unit (`group`: intervals resample it) and whether its splits keep it apart; None: a scene
 # mixes several events, so no one column holds its unit.
-GROUPS = {"instrument": ("program", True), "pitch": ("program", True), "pitch_regression": ("program", True),
-          "chord": ("program", True), "sound_events": ("label", False), "sound_event_detection": (None, False),
+GROUPS = {"instrument": ("sample_set", True), "pitch": ("sample_set", True), "pitch_regression": ("sample_set", True),
+          "chord": ("sample_set", True), "sound_events": ("label", False), "sound_event_detection": (None, False),
           "sound_tagging": (None, False), "doa": ("room", True), "distance": ("room", True),
           "captions": ("class", False)}
 # Shrinks every split to a sixteenth (at least one item): enough to test determinism quickly.
@@ -219,8 +219,8 @@ def test_task_files_load_and_match_data(quick, task):
 REDUCED_SCRIPT = f"""
 import sys
 from pathlib import Path
-from bench.builtin import GENERATORS, music, sound, spatial
-for module in (music, sound, spatial):
+from bench.builtin import GENERATORS, music, sound, sound_captions, spatial
+for module in (music, sound, sound_captions, spatial):
     module.tier_sizes = {REDUCE}
 for name in {MINE!r}:
     module, attr = GENERATORS[name].split(":")
@@ -234,7 +234,7 @@ def _generate_reduced(tmp: Path, seed: int, monkeypatch) -> dict[str, dict[str, 
     """Checksums of every dataset generated in this process with shrunk sizes into `tmp`."""
     import importlib
 
-    for module in (music, sound, spatial):
+    for module in (music, sound, sound_captions, spatial):
         monkeypatch.setattr(module, "tier_sizes", eval(REDUCE))
     for name in MINE:
         module, attr = GENERATORS[name].split(":")
@@ -253,3 +253,14 @@ def test_same_seed_same_bytes(tmp_path, monkeypatch):
         assert first[name] == file_checksums(tmp_path / "b" / name), f"{name}: same seed, different files"
         assert first[name]["manifest.jsonl"] != other[name]["manifest.jsonl"], f"{name}: the seed has no effect"
         assert len(first[name]) > 3
+
+
+def test_generated_music_splits_share_no_recorded_sample(quick):
+    """In each generated manifest, the SoundFont samples of train programs and of test programs are disjoint."""
+    from bench.builtin.soundfont_samples import program_samples
+
+    samples = program_samples(music.soundfont_path())
+    for name in ("instrument", "pitch", "chord", "captions"):
+        rows = [r for r in quick[name][1] if "program" in r]
+        used = {s: set().union(*(samples[r["program"]] for r in rows if r["split"] == s)) for s in SPLITS}
+        _assert_disjoint(used, f"{name} recorded samples")

@@ -47,10 +47,13 @@ GENERATORS: dict[str, str] = {
 # current one: the version is part of the folder name (generators not listed are at version 1).
 GENERATOR_VERSIONS: dict[str, int] = {
     "gender": 2,
-    "chord": 2,
+    "chord": 3,
     "spatial": 2,
     "speaker_id": 2,
     "verification": 2,
+    "instrument": 2,
+    "pitch": 2,
+    "captions": 2,
 }
 
 CHECKSUM_FILE = "checksums.sha256"

@@ -2,9 +2,10 @@
 
 Notes are rendered offline with tinysoundfont from the TimGM6mb.sf2 SoundFont that ships inside pretty_midi, then
 varied per clip (velocity, detune, onset, hold time, synthetic reverb, background noise at a random SNR, level).
-In every music dataset the General MIDI programs (instruments) are disjoint across splits, so the same
-(program, note, velocity) rendering never appears in two splits and test measures transfer to unseen instruments,
-as NSynth does.
+In every music dataset the General MIDI programs are split by recorded sample: TimGM6mb presets share samples
+(a dulcimer and a steel guitar play one recording), so programs go to train / validation / test as whole connected
+components of the program-sample graph read from the SoundFont (`soundfont_samples`). No recorded sample is played
+in two splits, and test measures transfer to unseen sampled instruments, as NSynth does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bench.builtin.audio_utils import (
     reverb,
     tier_sizes,
 )
+from bench.builtin.soundfont_samples import component_splits, sample_components
 from bench.builtin.writing import sources_text, split_table, write_card, write_clips
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -176,18 +178,26 @@ def register(note: int) -> str:
     return "low" if note < 48 else "high" if note >= 72 else "middle"
 
 
-def split_programs(programs: list[int], seed: int, stream: str, fractions=(0.6, 0.15)) -> dict[str, list[int]]:
-    """Shuffle `programs` with a seeded generator and cut them into train / validation / test."""
-    perm = item_rng(seed, stream, 0).permutation(programs).tolist()
-    n_train = round(fractions[0] * len(perm))
-    n_val = max(1, round(fractions[1] * len(perm)))
-    return {"train": perm[:n_train], "validation": perm[n_train:n_train + n_val], "test": perm[n_train + n_val:]}
+def split_programs(programs: list[int], seed: int, stream: str) -> dict[str, list[int]]:
+    """Cut `programs` into train / validation / test (about 60/15/25%) by whole shared-sample components, so no
+    recorded sample of the SoundFont is played in two splits (`soundfont_samples.component_splits`)."""
+    components = sample_components(programs, soundfont_path())
+    return component_splits(components, {p: "all" for p in programs}, seed, stream)
+
+
+def sample_sets(programs: list[int]) -> dict[int, int]:
+    """Program -> id of its shared-sample component (the lowest program in it): the `sample_set` manifest column,
+    the held-out unit of the music tasks."""
+    return {p: comp[0] for comp in sample_components(programs, soundfont_path()) for p in comp}
 
 
 def family_splits(seed: int) -> dict[int, dict[str, list[int]]]:
-    """Per instrument family (GM index): its 8 programs cut 5 train / 1 validation / 2 test by a seeded shuffle."""
-    return {fam: split_programs(list(range(8 * fam, 8 * fam + 8)), seed, f"instrument-programs-{fam}", (5 / 8, 1 / 8))
-            for fam in FAMILIES}
+    """Per instrument family (GM index): its programs in train / validation / test. Whole shared-sample components
+    (which may span families) go to one split, every family gets a program in every split, about 60/15/25%."""
+    programs = [p for fam in FAMILIES for p in range(8 * fam, 8 * fam + 8)]
+    components = sample_components(programs, soundfont_path())
+    splits = component_splits(components, {p: FAMILIES[p // 8] for p in programs}, seed, "instrument-programs")
+    return {fam: {s: [p for p in splits[s] if p // 8 == fam] for s in SPLITS} for fam in FAMILIES}
 
 
 def instrument_item(renderer: Renderer, rng: np.random.Generator, family: int, program: int) -> tuple[np.ndarray, dict]:
@@ -220,7 +230,20 @@ def chord_item(renderer: Renderer, rng: np.random.Generator, program: int, quali
 
 
 def _programs_text(splits: dict[str, list[int]]) -> str:
-    return "\n".join(f"- {s}: " + ", ".join(f"{p} {instrument_name(p)}" for p in sorted(splits[s])) for s in SPLITS)
+    """The programs of each split, then the shared-sample components of more than one program."""
+    listing = "\n".join(f"- {s}: " + ", ".join(f"{p} {instrument_name(p)}" for p in sorted(splits[s])) for s in SPLITS)
+    components = sample_components(sorted(p for s in SPLITS for p in splits[s]), soundfont_path())
+    shared = "; ".join("{" + ", ".join(str(p) for p in c) + "}" for c in components if len(c) > 1)
+    return (f"{listing}\n\nThe {sum(map(len, components))} programs form {len(components)} shared-sample components "
+            f"(programs linked when their presets play a common recorded sample of TimGM6mb.sf2); each component "
+            f"lies in one split. Components of more than one program: {shared}.")
+
+
+SAMPLE_SPLIT_TEXT = ("Programs are split by recorded sample, not just by program number: TimGM6mb presets share "
+                     "samples, so whole connected components of the program-sample graph (read from the .sf2 file) "
+                     "go to one split (about 60/15/25% of the programs, the split nearest those shares among seeded "
+                     "local searches), and no recorded sample is played in two splits. `sample_set` names each "
+                     "clip's component (its lowest program). ")
 
 
 RENDERING_TEXT = f"""
@@ -234,25 +257,26 @@ performances). Captions are made from the metadata (instrument, register or chor
 
 
 def generate_instrument(out_dir: Path, tier: str, seed: int) -> None:
-    """Instrument family (10 GM families) of single notes; programs disjoint across splits (5/1/2 per family)."""
+    """Instrument family (10 GM families) of single notes; recorded samples disjoint across splits."""
     per_family = dict(zip(SPLITS, tier_sizes(tier, quick=(24, 8, 12), full=(250, 60, 150))))
     renderer, splits, items = Renderer(), family_splits(seed), []
+    sets = sample_sets([p for fam in FAMILIES for p in range(8 * fam, 8 * fam + 8)])
     for split in SPLITS:
         for fam in FAMILIES:
             for j in range(per_family[split]):
                 rng = item_rng(seed, f"instrument-{split}-{fam}", j)
                 program = int(rng.choice(splits[fam][split]))
                 x, meta = instrument_item(renderer, rng, fam, program)
-                items.append((x, meta, split))
+                items.append((x, {**meta, "sample_set": sets[program]}, split))
     rows = write_clips(out_dir, "instrument", items)
     held = {s: [p for fam in FAMILIES for p in splits[fam][s]] for s in SPLITS}
     write_card(out_dir, f"builtin instrument ({tier}, seed {seed})", {
         "Task": "Instrument family of a single rendered note, 10 classes (General MIDI families): "
                 + ", ".join(FAMILIES.values()) + ". Labels are the GM family of the program that rendered the note.",
-        "Splits": "Programs are disjoint across splits: in each family 5 of its 8 GM programs are train, 1 "
-                  "validation, 2 test (a seeded shuffle), so test measures transfer to unseen instruments of a "
-                  "family and no (program, note, velocity) rendering is shared between splits. Programs:\n\n"
-                  + _programs_text(held),
+        "Splits": SAMPLE_SPLIT_TEXT + "Every family has at least one program in every split, so test measures "
+                  "transfer to unseen sampled instruments of a family. Components may span families (synth bass 2, "
+                  "brass section and synth brass, pan flute, blown bottle and six synth leads share samples), so "
+                  "some families have few programs on one side (see the lists). Programs:\n\n" + _programs_text(held),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
         "Sources and licenses": sources_text(*MUSIC_SOURCES),
@@ -260,9 +284,10 @@ def generate_instrument(out_dir: Path, tier: str, seed: int) -> None:
 
 
 def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
-    """Pitch class (12) and MIDI note number of single notes across ~100 GM programs, disjoint across splits."""
+    """Pitch class (12) and MIDI note number of single notes across ~100 GM programs, samples disjoint across splits."""
     sizes = dict(zip(SPLITS, tier_sizes(tier, quick=(300, 60, 120), full=(2400, 600, 1200))))
     renderer, splits, items = Renderer(), split_programs(PITCH_PROGRAMS, seed, "pitch-programs"), []
+    sets = sample_sets(PITCH_PROGRAMS)
     for split in SPLITS:
         for j in range(sizes[split]):
             rng = item_rng(seed, f"pitch-{split}", j)
@@ -274,15 +299,14 @@ def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
             meta.update(label=NOTE_NAMES[pitch_class], note=note, note_name=note_name(note))
             meta["caption"] = (f"{with_article(meta['instrument'])} plays {note_name(note)}"
                                + condition_words(meta))
-            items.append((x, meta, split))
+            items.append((x, {**meta, "sample_set": sets[program]}, split))
     rows = write_clips(out_dir, "pitch", items)
     write_card(out_dir, f"builtin pitch ({tier}, seed {seed})", {
         "Task": "Pitch of a single rendered note. `label`: pitch class, 12 classes (C, C#, ..., B; octave-invariant, "
                 "balanced). `note`: MIDI note number (regression target of `pitch_regression`), drawn uniformly "
                 "among the notes of the class inside the instrument's playable range (MIDI 28-96 overall).",
-        "Splits": "GM programs are disjoint across splits (60/15/25% of the pitched programs by a seeded "
-                  "shuffle), so test notes are played by instruments never seen in training. Programs:\n\n"
-                  + _programs_text(splits),
+        "Splits": SAMPLE_SPLIT_TEXT + "Test notes are played from recordings never heard in training. "
+                  "Programs:\n\n" + _programs_text(splits),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
         "Sources and licenses": sources_text(*MUSIC_SOURCES),
@@ -291,9 +315,10 @@ def generate_pitch(out_dir: Path, tier: str, seed: int) -> None:
 
 def generate_chord(out_dir: Path, tier: str, seed: int) -> None:
     """Triad quality (4 classes) in root position or first inversion, random roots over an octave, voicings and
-    instruments, programs disjoint across splits."""
+    instruments, recorded samples disjoint across splits."""
     sizes = dict(zip(SPLITS, tier_sizes(tier, quick=(240, 64, 128), full=(2400, 600, 1200))))
     renderer, splits, items = Renderer(), split_programs(CHORD_PROGRAMS, seed, "chord-programs"), []
+    sets = sample_sets(CHORD_PROGRAMS)
     qualities = list(CHORD_TASK_QUALITIES)
     for split in SPLITS:
         for j in range(sizes[split]):
@@ -301,15 +326,14 @@ def generate_chord(out_dir: Path, tier: str, seed: int) -> None:
             program = int(rng.choice(splits[split]))
             x, meta = chord_item(renderer, rng, program, qualities[j % len(qualities)], roots=CHORD_TASK_ROOTS,
                                  inversions=2)
-            items.append((x, meta, split))
+            items.append((x, {**meta, "sample_set": sets[program]}, split))
     rows = write_clips(out_dir, "chord", items)
     write_card(out_dir, f"builtin chord ({tier}, seed {seed})", {
         "Task": "Triad quality, 4 balanced classes: " + ", ".join(f"{q} {CHORDS[q]}" for q in qualities)
                 + f". Root MIDI {CHORD_TASK_ROOTS[0]}-{CHORD_TASK_ROOTS[1] - 1} (every pitch class), root position or "
                   "first inversion, a doubled bass root in 30% of clips, "
                   "strummed note onsets (10-50 ms spread for guitars, up to 15 ms otherwise).",
-        "Splits": "GM programs are disjoint across splits (60/15/25% of the chord instruments by a seeded "
-                  "shuffle). Programs:\n\n" + _programs_text(splits),
+        "Splits": SAMPLE_SPLIT_TEXT + "Programs:\n\n" + _programs_text(splits),
         "Sizes": split_table(rows),
         "Rendering": RENDERING_TEXT,
         "Sources and licenses": sources_text(*MUSIC_SOURCES),

@@ -7,7 +7,6 @@ cannot hold out recordings: they hold out augmentation parameters instead (disjo
 and different background-noise types per split), and every card says so.
 """
 
-# Over 400 lines on purpose: the three sound datasets share the procedural and real-recording sources kept here.
 from __future__ import annotations
 
 import importlib.util
@@ -363,46 +362,6 @@ def generate_sound_scenes(out_dir: Path, tier: str, seed: int) -> None:
 
 def generate_captions(out_dir: Path, tier: str, seed: int) -> None:
     """Audio-text pairs over music notes/chords (10 instrument families) and sound events (18 classes)."""
-    from bench.builtin.music import (
-        CHORDS,
-        FAMILIES,
-        RENDERING_TEXT,
-        Renderer,
-        chord_item,
-        family_splits,
-        instrument_item,
-    )
+    from bench.builtin.sound_captions import write_captions
 
-    per_class = dict(zip(SPLITS, tier_sizes(tier, quick=(8, 2, 6), full=(80, 20, 40))))
-    renderer, programs, items = Renderer(), family_splits(seed), []
-    for split in SPLITS:
-        for fam, family in FAMILIES.items():
-            for j in range(per_class[split]):
-                rng = item_rng(seed, f"captions-music-{split}-{fam}", j)
-                program = int(rng.choice(programs[fam][split]))
-                if family not in ("bass", "pipe") and rng.random() < 0.3:
-                    x, meta = chord_item(renderer, rng, program, str(rng.choice(list(CHORDS))))
-                    meta["chord"] = meta.pop("label")
-                else:
-                    x, meta = instrument_item(renderer, rng, fam, program)
-                    meta.pop("label")
-                items.append((x, {"class": family, "domain": "music", **meta}, split))
-        for label in EVENT_CLASSES:
-            for j in range(per_class[split]):
-                x, meta = event_clip(label, item_rng(seed, f"captions-sound-{split}-{label}", j), split)
-                meta.pop("label")
-                items.append((x, {"class": label, "domain": "sound", **meta}, split))
-    rows = write_clips(out_dir, "caption", items)
-    write_card(out_dir, f"builtin captions ({tier}, seed {seed})", {
-        "Task": "Audio-text retrieval and class-name zero-shot over music and sound clips. `caption`: a sentence "
-                "made from each clip's metadata (instrument, pitch register or chord, dynamics, room, noise; or "
-                "the event phrase with counts, room and noise). `class`: 28 classes, the 10 instrument families ("
-                + ", ".join(FAMILIES.values()) + ") and the 18 sound-event classes. `domain`: music or sound. "
-                "Music clips are 1.5 s (30% chords where the family is polyphonic), sound clips 2 s.",
-        "Splits": "Music clips follow the instrument dataset's program hold-out (programs disjoint across splits, "
-                  "the same seeded assignment). Sound clips follow the sound_events augmentation hold-out:\n"
-                  + AUGMENT_TEXT,
-        "Sizes": split_table(rows, column="class"),
-        "Music rendering": RENDERING_TEXT,
-        "Sources and licenses": sources_text("tinysoundfont", "soundfont", "synthetic", "animals"),
-    })
+    write_captions(out_dir, tier, seed)
