@@ -136,14 +136,15 @@ def bootstrap_rank_intervals(replicates: dict[str, Any], encoders: list[str], n_
     if not tasks:
         raise ValueError("no task with a score for every encoder: nothing to rank")
     rng = np.random.default_rng(seed)
-    point = np.stack([np.asarray(replicates[t])[0] for t in tasks])  # row 0 of each task: the point estimate
-    ranks = np.empty((n_boot, len(encoders)))
-    for b in range(n_boot):
-        drawn = rng.integers(0, len(tasks), size=len(tasks))
-        rows = np.stack([replicates[tasks[t]][rng.integers(0, len(replicates[tasks[t]]))] for t in drawn])
-        per_task = np.apply_along_axis(lambda s: rankdata(-s, method="average"), 1, rows)
-        ranks[b] = rankdata(per_task.mean(axis=0), method="min")
-    point_rank = rankdata(np.apply_along_axis(lambda s: rankdata(-s), 1, point).mean(axis=0), method="min")
+    stacked = [np.asarray(replicates[t], dtype=float) for t in tasks]
+    drawn = rng.integers(0, len(tasks), size=(n_boot, len(tasks)))
+    rows = np.empty((n_boot, len(tasks), len(encoders)))
+    for t, table in enumerate(stacked):  # one replicate row of the task for each time it is drawn
+        where = drawn == t
+        rows[where] = table[rng.integers(0, len(table), size=int(where.sum()))]
+    ranks = rankdata(rankdata(-rows, axis=2, method="average").mean(axis=1), axis=1, method="min")
+    point = np.stack([table[0] for table in stacked])  # row 0 of each task: the point estimate
+    point_rank = rankdata(rankdata(-point, axis=1, method="average").mean(axis=0), method="min")
     low, high = np.quantile(ranks, [alpha / 2, 1 - alpha / 2], axis=0)
     return pd.DataFrame({"rank": point_rank, "low": np.floor(low), "high": np.ceil(high)}, index=encoders)
 

@@ -15,7 +15,7 @@ body{font-family:sans-serif;margin:1.5em;color:#222;max-width:100%}
 h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:12px} th,td{border:1px solid #ddd;padding:3px 5px;vertical-align:top}
 th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap} th.sorted-asc::after{content:" \\25B2"}
-th.sorted-desc::after{content:" \\25BC"} td.num{text-align:right;white-space:nowrap}
+th.sorted-desc::after{content:" \\25BC"} td.num{text-align:right;white-space:nowrap} td.name{white-space:nowrap}
 .bar{position:relative;height:6px;background:#eee;margin-top:2px;min-width:70px}
 .bar .ci{position:absolute;top:0;height:6px;background:#8ab4e8}
 .bar .pt{position:absolute;top:-2px;width:2px;height:10px;background:#1a4f8f}
@@ -155,7 +155,7 @@ def _rows(board: Board, domains: list[str]) -> str:
     n_columns = 2 + len(board.aggregate_names) + len(domains) + len(board.tasks)
     rows = []
     for i, encoder in enumerate(board.encoders):
-        cells = [f'<td><span class="swatch" style="background:{colour(i)}"></span><button class="enc" '
+        cells = [f'<td class="name"><span class="swatch" style="background:{colour(i)}"></span><button class="enc" '
                  f'aria-expanded="false">{_e(encoder)}</button>'
                  + (' <span class="nc" title="non-commercial licence">NC</span>'
                     if board.cards.get(encoder, {}).get("non_commercial") else "") + "</td>"]
