@@ -8,7 +8,9 @@ is left blank for an encoder that lacks any of the domain's tasks in the table. 
 the tables show them as reported. Every protocol's score is in the long CSV. Results of one task that differ in
 task version, data, seeds, task spec or protocol code, or one encoder twice on a task, are refused
 (`bench.leaderboard_guard`); with `accept_stale`, differing spec or code is kept and marked †. Records with
-`status: error` carry no scores: they are listed under the Markdown table. The direction of a metric comes from
+`status: error` carry no scores: they are listed under the Markdown table. Tasks whose task file declares
+`caveats` (known weaknesses of their data) are marked ⚠ in the Markdown task table, with the caveats listed under
+it, and carry them in the long CSV's `caveats` column. The direction of a metric comes from
 the protocol registry (the record's own flag for a metric the registry does not know). Names are escaped for
 Markdown, and CSV text cells that a spreadsheet would run as a formula get a leading apostrophe.
 """
@@ -25,6 +27,7 @@ from bench.leaderboard_guard import MixedResults, check_records, current_values,
 
 PERCENT_METRICS = frozenset({"bleu"})
 STALE_MARK = "†"
+CAVEAT_MARK = "⚠"
 MixedVersions = MixedResults  # the older name, still imported by callers
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`|\[\]])")  # with brackets escaped no link or image can form
@@ -131,9 +134,20 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     return long, wide
 
 
-def to_markdown(long, wide, failed: list[dict[str, Any]] = ()) -> str:
+def task_caveats(tasks) -> dict[str, tuple[str, ...]]:
+    """The declared caveats of each of `tasks` (names) that has any, read from the current task files."""
+    from bench.catalog import all_tasks
+
+    specs = all_tasks()
+    return {t: tuple(specs[t].caveats) for t in sorted(set(tasks)) if t in specs and specs[t].caveats}
+
+
+def to_markdown(long, wide, failed: list[dict[str, Any]] = (),
+                caveats: dict[str, tuple[str, ...]] | None = None) -> str:
     """Markdown: a summary (overall and domain means per encoder), then one row per task with every encoder's
-    primary main score and its 95% CI (stale ones marked †), then the runs that failed."""
+    primary main score and its 95% CI (stale ones marked †, tasks with `caveats` marked ⚠ and their caveats listed
+    under the table), then the runs that failed."""
+    caveats = caveats or {}
     means = [c for c in wide.columns if c == "overall" or c.startswith("mean:")]
     encoders = list(wide.index)
     names = [markdown_escape(e) for e in encoders]
@@ -149,9 +163,14 @@ def to_markdown(long, wide, failed: list[dict[str, Any]] = ()) -> str:
         arrow = "↑" if first["higher_is_better"] else "↓"
         by_encoder = rows.set_index("encoder")
         cells = [_score_cell(by_encoder.loc[e]) if e in by_encoder.index else "" for e in encoders]
-        lines.append(f"| {markdown_escape(task)} | {markdown_escape(first['domain'])} | "
+        mark = f" {CAVEAT_MARK}" if caveats.get(task) else ""
+        lines.append(f"| {markdown_escape(task)}{mark} | {markdown_escape(first['domain'])} | "
                      f"{markdown_escape(first['protocol'])}: {markdown_escape(first['metric'])} {arrow} | "
                      f"{_fmt(first['chance'])} | " + " | ".join(cells) + " |")
+    flagged = [t for t in sorted(set(primary["task"])) if caveats.get(t)]
+    if flagged:
+        lines += ["", f"{CAVEAT_MARK} Known caveats of the data (declared in the task files):", ""]
+        lines += [f"- {markdown_escape(t)}: " + " ".join(markdown_escape(c) for c in caveats[t]) for t in flagged]
     if failed:
         lines += [""] + [f"- failed: {markdown_escape(r['encoder']['name'])} on {markdown_escape(r['task']['name'])}: "
                          f"{markdown_escape(r.get('error') or 'error')}" for r in failed]
@@ -202,6 +221,8 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = suite or "all"
     paths = [out_dir / f"{stem}_long.csv", out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
+    caveats = task_caveats(long["task"])
+    long = long.assign(caveats=long["task"].map(lambda t: " ".join(caveats.get(t, ()))))
     _write_atomic(paths[0], _csv_safe_frame(long.drop(columns=["file"])).to_csv(index=False))
     _write_atomic(paths[1], _csv_safe_frame(wide.round(4)).to_csv())
     stale_note = (f" {STALE_MARK} marks a result made with older protocol code or task spec than the rest of its "
@@ -210,5 +231,5 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
                       f"protocol, mean over seeds, 95% bootstrap CI in brackets; domain means and overall use "
                       f"higher-is-better scores only, and are left blank (-) for an encoder that was not run on "
                       f"every task they cover; {', '.join(m.upper() for m in sorted(PERCENT_METRICS))} (0-100) "
-                      f"enters them divided by 100.{stale_note}\n\n" + to_markdown(long, wide, failed))
+                      f"enters them divided by 100.{stale_note}\n\n" + to_markdown(long, wide, failed, caveats))
     return paths
