@@ -11,6 +11,7 @@ import pytest
 
 from bench.data import DatasetError
 from bench.prepare import PrepareError, fakes, prepare, prepared_root
+from bench.prepare.registry import DATASETS
 
 
 def manifest(folder: Path) -> list[dict]:
@@ -233,3 +234,15 @@ def test_bench_run_with_mfcc_on_a_prepared_catalog_task(tmp_path):
     scores = {p["kind"]: p["main_score"] for p in record["protocols"]}
     assert set(scores) == {"linear", "knn"}
     assert all(score["name"] == "accuracy" and 0.0 <= score["value"] <= 1.0 for score in scores.values()), scores
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_preparer_has_a_fake_layout_and_writes_a_complete_card(tmp_path, name):
+    info = DATASETS[name]
+    folder = prepare(name, getattr(fakes, f"fake_{name}")(tmp_path / name))
+    rows = manifest(folder)
+    assert rows and all(r["id"] and Path(r["path"]).is_file() and ("split" in r or "fold" in r or "subset" in r)
+                        for r in rows)
+    card = (folder / "card.md").read_text()
+    for fact in (info.license, info.redistribution, info.published_at, info.layout_source, f"{len(rows)} clips"):
+        assert fact in card
