@@ -103,3 +103,19 @@ def test_results_that_must_not_share_a_table_are_refused(tmp_path, monkeypatch):
     (results / "enc0" / "maeb__crema_d.json").write_text(json.dumps(odd))
     with pytest.raises(MixedResults, match="seeds"):
         write_html(results, tmp_path / "out", SUITE)
+
+
+def test_raw_mean_is_the_markdown_tables_overall_and_cells_match_the_results(tmp_path, monkeypatch):
+    from bench.html.board import load_board
+    from bench.leaderboard import build
+    from bench.results import load_results
+
+    results, tasks = make_results(tmp_path)
+    monkeypatch.setenv("BENCH_TASKS_PATH", str(tasks))
+    board = load_board(results, SUITE, n_boot=50)
+    _, wide = build(load_results(results))
+    for encoder in SCORES:
+        assert board.aggregates.loc[encoder, "raw_domain_mean"] == pytest.approx(wide.loc[encoder, "overall"])
+        for task, value in zip(TASKS, SCORES[encoder]):
+            cell = board.cells[encoder, task]
+            assert (cell["value"], cell["low"], cell["high"]) == pytest.approx((value, value - 0.02, value + 0.02))
