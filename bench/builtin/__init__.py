@@ -54,6 +54,8 @@ GENERATOR_VERSIONS: dict[str, int] = {
     "instrument": 2,
     "pitch": 2,
     "captions": 2,
+    "keywords": 2,  # manifests gained `phonemes` (audio unchanged)
+    "sentences": 2,  # manifests gained `phonemes` (audio unchanged)
 }
 
 CHECKSUM_FILE = "checksums.sha256"

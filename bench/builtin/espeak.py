@@ -160,6 +160,24 @@ def synthesize_native(text: str, voice: str = "en-us", *, variant: str | None = 
     return np.frombuffer(payload, dtype="<i2").copy()
 
 
+def phonemize(text: str, voice: str = "en-us") -> str:
+    """The IPA phonemes eSpeak NG says for `text` with language voice `voice`: space-separated phonemes, stress
+    marks and word boundaries dropped (e.g. "seven" -> "s ɛ v ə n"). Same arguments, same answer, in any process."""
+    request = {"text": text, "voice": voice, "phonemes": True}
+    with _lock:
+        idle = _idle.setdefault((os.getpid(), voice), [])
+        server = idle.pop() if idle else None
+    if server is None or server.poll() is not None:
+        server = _start_server(voice)
+    status, payload = _ask(server, request)
+    with _lock:
+        idle.append(server)
+    if status != b"OKAY":
+        raise EspeakError(f"eSpeak NG refused to phonemize {text!r} with {voice!r}: {payload.decode(errors='replace')}")
+    clauses = payload.decode().replace(_STRESS_PRIMARY, "").replace(_STRESS_SECONDARY, "")
+    return " ".join(p for p in clauses.replace(" ", _PHONEME_SEPARATOR).split(_PHONEME_SEPARATOR) if p)
+
+
 def synthesize(text: str, voice: str = "en-us", **kwargs) -> np.ndarray:
     """`synthesize_native` resampled to float32 mono at 16 kHz in [-1, 1] (see it for the arguments)."""
     import numpy as np
@@ -185,6 +203,23 @@ def synthesize_many(requests: list[dict], workers: int = 2) -> list[np.ndarray]:
 _AUDIO_OUTPUT_SYNCHRONOUS, _INITIALIZE_DONT_EXIT = 2, 0x8000
 _RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
 _POS_CHARACTER, _CHARS_UTF8 = 1, 1
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes: IPA, with the separator character in bits 8-23
+_PHONEME_SEPARATOR, _STRESS_PRIMARY, _STRESS_SECONDARY = "_", "\u02c8", "\u02cc"
+
+
+def _phonemes_in_child(lib: ctypes.CDLL, request: dict) -> bytes:
+    """Runs in a freshly forked child: the framed reply with the IPA phonemes of every clause, space-separated."""
+    if lib.espeak_SetVoiceByName(request["voice"].encode()) != 0:
+        return b"FAIL" + _frame(f"unknown voice {request['voice']!r}".encode())
+    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+    text = ctypes.create_string_buffer(request["text"].encode())
+    pointer = ctypes.c_void_p(ctypes.addressof(text))
+    mode = _PHONEMES_IPA | (ord(_PHONEME_SEPARATOR) << 8)
+    clauses = []
+    while pointer.value:
+        clauses.append(lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, mode) or b"")
+    return b"OKAY" + _frame(b" ".join(clauses))
 
 
 def _say_in_child(lib: ctypes.CDLL, libc: ctypes.CDLL, request: dict) -> bytes:
@@ -245,7 +280,9 @@ def _serve(lib_path: str, data_path: str, language: str) -> None:
         if pid == 0:
             code = 1
             try:
-                _write_all(1, _say_in_child(lib, libc, request))
+                reply = (_phonemes_in_child(lib, request) if request.get("phonemes")
+                         else _say_in_child(lib, libc, request))
+                _write_all(1, reply)
                 code = 0
             finally:
                 os._exit(code)

@@ -14,6 +14,7 @@ function of its seed; eSpeak NG itself is made deterministic in `espeak.py`.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -57,12 +58,14 @@ def generate_keywords(out_dir: Path, tier: str, seed: int) -> None:
                 voice = random_voice(rng, pools[split], list(ACCENTS))
                 caption = f"{voice_phrase(voice)} says '{word}'{rate_word(voice.rate)}"
                 clips.append(Clip(split, voice.say(word, rng),
-                                  {"label": word, "transcript": word, "caption": caption, **voice.fields()}))
+                                  {"label": word, "transcript": word, "phonemes": _phonemes(word, voice.language),
+                                   "caption": caption, **voice.fields()}))
     writer = DatasetWriter(out_dir)
     render(writer, clips, seed, "keywords", "kw")
     labels = (f"`label` is the word said, one of {len(KEYWORDS)} classes ({', '.join(KEYWORDS)}), balanced in "
-              "every split. Voices are eSpeak NG variants with an English accent, pitch 25-75, rate 130-240 wpm; "
-              "a variant heard in one split is never heard in another. " + DEGRADATION_TEXT)
+              f"every split; `transcript` is the word and `phonemes` {PHONEMES_TEXT}. Voices are eSpeak NG "
+              "variants with an English accent, pitch 25-75, rate 130-240 wpm; a variant heard in one split is never "
+              "heard in another. " + DEGRADATION_TEXT)
     writer.finish()
     write_speech_card("Keywords", "Spoken keywords for classification and query-by-example.", labels,
                       writer, seed, tier)
@@ -119,11 +122,12 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
                 piper_items.append(item)
                 speed = " slowly" if item[1] > 1.15 else " quickly" if item[1] < 0.92 else ""
                 fields |= {"engine": "piper", "speaker": "piper:en_US-joe-medium", "gender": "male",
+                           "phonemes": _phonemes(text, "en-us"),
                            "caption": f"a male voice with an American accent says '{text}'{speed}"}
                 clips.append(Clip(split, {}, fields))
             else:
                 voice = random_voice(rng, variants, list(ACCENTS), rate=(130, 220))
-                fields |= {"engine": "espeak-ng", **voice.fields(),
+                fields |= {"engine": "espeak-ng", "phonemes": _phonemes(text, voice.language), **voice.fields(),
                            "caption": f"{voice_phrase(voice)} says '{text}'{rate_word(voice.rate)}"}
                 clips.append(Clip(split, voice.say(text, rng), fields))
     espeak_index = [i for i, clip in enumerate(clips) if clip.say]
@@ -136,7 +140,8 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
             waves[i] = wave
     writer = DatasetWriter(out_dir)
     render(writer, clips, seed, "sentences", "asr", waves=waves)
-    labels = ("`transcript` is the sentence said, lower-cased without punctuation (`text` keeps the written form). "
+    labels = ("`transcript` is the sentence said, lower-cased without punctuation (`text` keeps the written form); "
+              f"`phonemes` {PHONEMES_TEXT}. "
               "Sentences are drawn from a small grammar (subject + verb phrase + optional time or place); the verb "
               "phrases are split 60/20/20 across train/validation/test, so no sentence appears in two splits. About "
               "a quarter of the clips are said by the Piper neural voice (length, noise and duration-noise scales "
@@ -144,6 +149,16 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
     writer.finish()
     write_speech_card("Spoken sentences", "English sentences for speech recognition through a frozen LLM.",
                       labels, writer, seed, tier, label_column=None, piper=True)
+
+
+PHONEMES_TEXT = ("are its IPA phonemes as eSpeak NG transcribes the text in the clip's accent (the Piper voice: "
+                 "`en-us`), space-separated, without stress marks or word boundaries")
+
+
+@functools.cache
+def _phonemes(text: str, voice: str) -> str:
+    """The `phonemes` field of a clip (see PHONEMES_TEXT)."""
+    return espeak.phonemize(text, voice)
 
 
 def _normalise(text: str) -> str:
