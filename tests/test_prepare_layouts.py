@@ -201,7 +201,7 @@ def test_prepare_to_a_chosen_folder_is_remembered_and_replaces_atomically(tmp_pa
     dst = tmp_path / "elsewhere" / "gtzan"
     assert prepare("gtzan", src, dst) == dst.resolve()
     assert prepared_root("gtzan") == dst.resolve()
-    (src / "genres/metal/metal.00090.wav").unlink()
+    (src / "genres/metal/metal.00090.au").unlink()
     prepare("gtzan", src, dst)
     assert len(manifest(dst)) == 29
     assert sorted(p.name for p in dst.parent.iterdir()) == ["gtzan"]  # no temporary folder left

@@ -160,10 +160,11 @@ def fake_ravdess(root: Path) -> Path:
 
 
 def fake_gtzan(root: Path) -> Path:
-    """genres/<genre>/<genre>.000NN.wav: 3 genres, one clip in each fold (numbers 00, 10, ..., 90)."""
+    """genres/<genre>/<genre>.000NN.au (Sun audio, as the original archive): 3 genres, one clip in each fold
+    (numbers 00, 10, ..., 90)."""
     for g, genre in enumerate(("blues", "classical", "metal")):
         for n in range(0, 100, 10):
-            write_tone(root / "genres" / genre / f"{genre}.{n:05d}.wav", g)
+            write_tone(root / "genres" / genre / f"{genre}.{n:05d}.au", g, suffix_format="AU")
     return root
 
 

@@ -11,20 +11,23 @@ GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "met
 
 
 def prepare_gtzan(src: Path) -> Prepared:
-    """GTZAN (`genres/<genre>/<genre>.000NN.wav`; the Kaggle copy names the folder `genres_original`)."""
+    """GTZAN (`genres/<genre>/<genre>.000NN.au` in the original archive, `.wav` in converted copies; the Kaggle
+    copy names the folder `genres_original`)."""
     candidates = [src / "genres", src / "genres_original", src / "Data" / "genres_original", src]
     root = next((c for c in candidates if (c / "blues").is_dir()), None)
     if root is None:
         raise layout_error("gtzan", src / "genres" / "blues", "the genre folders genres/<genre>/")
     rows = []
     for genre in GTZAN_GENRES:
-        for path in sorted((root / genre).glob(f"{genre}.*.wav")):
+        for path in sorted(p for p in (root / genre).glob(f"{genre}.*") if p.suffix.lower() in (".wav", ".au")):
             number = int(path.stem.split(".")[1])
             rows.append({"id": path.stem, "path": str(path.resolve()), "label": genre,
                          "fold": str(number // 10 + 1)})
     return Prepared(rows, notes=["GTZAN has no official split; `fold` (1-10) is bench's: clips 00-09 of every genre "
                                  "in fold 1, 10-19 in fold 2, ... (neighbouring numbers often share an artist, so "
-                                 "blocks leak less than random folds, but artists still repeat across folds)"])
+                                 "blocks leak less than random folds, but artists still repeat across folds)",
+                                 "the Kaggle copy's jazz.00054.wav is known to be unreadable: run with "
+                                 "--on-bad-audio skip, or drop it"])
 
 
 NSYNTH_SPLITS = {"nsynth-train": "train", "nsynth-valid": "validation", "nsynth-test": "test"}

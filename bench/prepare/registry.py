@@ -125,7 +125,8 @@ _INFOS = (
         "gtzan", "bench.prepare.music:prepare_gtzan", "GTZAN Genre Collection",
         "http://marsyas.info/downloads/datasets.html (genres.tar.gz)", "no licence stated (research use)",
         "unclear: the clips are copyrighted recordings", "G. Tzanetakis, P. Cook, Musical genre classification of "
-        "audio signals, IEEE TSAP 2002", "the archive (genres/<genre>/<genre>.000NN.wav, 10 genres x 100)"),
+        "audio signals, IEEE TSAP 2002", "the archive (genres/<genre>/<genre>.000NN.au, 10 genres x 100; "
+        "converted copies hold .wav)"),
     DatasetInfo(
         "fma_small", "bench.prepare.music:prepare_fma_small", "FMA: A Dataset for Music Analysis (small subset)",
         "https://github.com/mdeff/fma (fma_small.zip, fma_metadata.zip)", "CC BY 4.0 (metadata); each track keeps "
