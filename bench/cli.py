@@ -76,6 +76,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         from bench.registry import encoder_card
 
         print(card_details(encoder_card(args.details)))
+    elif args.what == "tasks" and args.benchmark:
+        from bench.prepare.status import catalog_status, format_status
+
+        print(format_status(catalog_status(args.benchmark)))
     elif args.what == "tasks":
         from bench.catalog import all_tasks
 
@@ -109,8 +113,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import write_leaderboard
 
+    if args.html and not args.suite:
+        raise ValueError("bench leaderboard --html needs --suite NAME (the page shows one suite)")
     for path in write_leaderboard(Path(args.results), Path(args.out), suite=args.suite, accept_stale=args.accept_stale):
         print(f"[bench] wrote {path}")
+    if args.html:
+        from bench.html import write_html
+
+        for path in write_html(Path(args.results), Path(args.out), args.suite, accept_stale=args.accept_stale):
+            print(f"[bench] wrote {path}")
     return 0
 
 
@@ -226,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("what", nargs="?", choices=["tasks", "suites", "encoders"], default="tasks")
     lst.add_argument("--details", metavar="ENCODER",
                      help="print one encoder's whole card (a registered name, file.py:Class or module:Class)")
+    lst.add_argument("--benchmark", choices=["xares", "hear", "maeb"],
+                     help="tasks: only that peer benchmark's catalog, with whether each task's data is prepared here")
     lst.set_defaults(func=_cmd_list)
 
     chk = sub.add_parser("check", help="run the encoder conformance suite (shapes, mask, padding, NaN, ...)")
@@ -241,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", default="leaderboard", help="output folder (default ./leaderboard)")
     lb.add_argument("--suite", help="restrict to a suite's tasks")
     lb.add_argument("--accept-stale", action="store_true", help=ACCEPT_STALE_HELP)
+    lb.add_argument("--html", action="store_true", help="also write <suite>.html (sortable table with 95%% CIs, "
+                    "aggregates, rank statistics) and its SVG plots; needs --suite")
     lb.set_defaults(func=_cmd_leaderboard)
 
     val = sub.add_parser("validate", help="load and check tasks' data (no encoder); exit 1 on any problem",
@@ -280,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--data-seed", type=int, default=0)
     gen.add_argument("--no-progress", action="store_true", help="hide progress messages")
     gen.set_defaults(func=_cmd_generate)
+
+    from bench.cli_data import add_data_parser
+
+    add_data_parser(sub)
 
     for command in sub.choices.values():  # --debug and --quiet also after the subcommand (bench run --debug ...)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
