@@ -197,12 +197,13 @@ def test_letters_keep_a_to_z_only(fake_installed):
 def test_languages_cross_and_same_source_share_their_test_clips(fake_installed):
     from bench.real import ensure_real
 
-    rows = _rows(ensure_real("languages"))
-    cross_test = {r["id"] for r in rows if r["split_cross"] == "test"}
-    assert cross_test == {r["id"] for r in rows if r["split_same"] == "test"}
-    assert {r["source"] for r in rows if r["split_cross"] in ("train", "validation")} == {"klettres"}
-    assert {r["source"] for r in rows if r["id"] in cross_test} == {"ktuberling"}
-    assert {r["language"] for r in rows if r["voice"] == "klettres/en_GB"} == {"en"}
+    cross, same = _rows(ensure_real("languages_cross")), _rows(ensure_real("languages_same"))
+    cross_test = {r["id"] for r in cross if r["split"] == "test"}
+    assert cross_test and cross_test == {r["id"] for r in same if r["split"] == "test"}
+    assert {r["source"] for r in cross if r["split"] in ("train", "validation")} == {"klettres"}
+    assert {r["source"] for r in cross if r["id"] in cross_test} == {"ktuberling"}
+    assert {r["source"] for r in same} == {"ktuberling"}
+    assert {r["language"] for r in cross if r["voice"] == "klettres/en_GB"} == {"en"}
 
 
 def test_drums_classes_from_instrument_names_kits_disjoint(fake_installed):
@@ -286,7 +287,7 @@ def test_shipped_real_tasks_validate_on_the_fake_packages(fake_installed):
 def test_same_packages_give_the_same_manifests(fake_installed, tmp_path, monkeypatch):
     from bench.real import ensure_real
 
-    first = {n: (ensure_real(n) / "manifest.jsonl").read_bytes() for n in ("words", "drums", "languages")}
+    first = {n: (ensure_real(n) / "manifest.jsonl").read_bytes() for n in ("words", "drums", "languages_cross")}
     monkeypatch.setenv("BENCH_HOME", str(tmp_path / "other-home"))
     assert {n: (ensure_real(n) / "manifest.jsonl").read_bytes() for n in first} == first
 

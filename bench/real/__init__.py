@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 CONVERTERS: dict[str, str] = {
     "words": "bench.real.words:convert",
     "letters": "bench.real.letters:convert",
-    "languages": "bench.real.languages:convert",
+    "languages_cross": "bench.real.languages:convert_cross",
+    "languages_same": "bench.real.languages:convert_same",
     "drums": "bench.real.drums:convert",
     "drum_kits": "bench.real.drums:convert_kits",
     "diarization_sample": "bench.real.small:convert_diarization_sample",
