@@ -78,6 +78,7 @@ class EmbeddingCache:
             self._atomic_write_bytes(self.dir / "key.json", json.dumps(description, indent=1, default=str).encode())
         self._index: dict[str, tuple[Path, int]] = {}
         self._shards: dict[Path, Any] = {}
+        self._scanned: set[Path] = set()
         self._warned_float32 = False  # once per cache and run, not once per shard
         self._scan()
 
@@ -86,8 +87,13 @@ class EmbeddingCache:
         for temporary in self.dir.glob("*.tmp*"):
             if is_stale_temporary(temporary):
                 temporary.unlink(missing_ok=True)
-        for shard in sorted(self.dir.glob("shard-*.npz")):
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Index the shards written since the last scan (by other workers sharing this cache)."""
+        for shard in sorted(set(self.dir.glob("shard-*.npz")) - self._scanned):
             keys = self._read_keys(shard)
+            self._scanned.add(shard)
             for row, key in enumerate(keys):
                 self._index.setdefault(key, (shard, row))
 
@@ -152,6 +158,7 @@ class EmbeddingCache:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, shard)
+        self._scanned.add(shard)
         for row, key in enumerate(keys):
             self._index.setdefault(key, (shard, row))
         return shard

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -348,28 +349,55 @@ def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache
     stats.n_cached = sum(1 for k in keys if k is not None and k in cache)
     units = _plan_units([(items[i], key, headers[i] if i in headers else _read_header(items[i]))
                          for key, i in todo.items()], encoder, cfg, stats)
-    budget = int(cfg.batch_seconds * encoder.sample_rate)
-    batches = _batches(units, budget, cfg.max_batch)
+    batches = _batches(units, int(cfg.batch_seconds * encoder.sample_rate), cfg.max_batch)
+    encode_batches(encoder, batches, cfg, cache, stats)
+    stats.extract_s = time.perf_counter() - start
+    return keys, stats
 
-    def decode(batch: list[_Unit]) -> list[tuple[_Unit, np.ndarray | BadAudio]]:
-        out = []
-        for unit in batch:
-            try:
-                wave = load_audio(unit.item["_audio"], encoder.sample_rate, cfg.channels, _where(unit.item),
-                                  cfg.max_seconds)
-                out.append((unit, wave))
-            except BadAudio as err:
-                out.append((unit, err))
-        return out
 
+def plan(encoder: Encoder, items: list[dict[str, Any]], cfg: ExtractionConfig,
+         stats: ExtractionStats) -> tuple[list[str | None], list[list[_Unit]]]:
+    """Every item's clip key (None when rejected), and the batches of ALL distinct usable clips, cached or not,
+    exactly as one process would batch them from an empty cache (bad headers are reported into `stats`)."""
+    keys: list[str | None] = [clip_key(item["_hash"], cfg.channels, cfg.max_seconds) for item in items]
+    headers: dict[int, Header | BadAudio] = {}
+    if cfg.channels == "each":
+        headers = {i: _read_header(item) for i, item in enumerate(items)}
+        for i in _reject_odd_channel_counts(items, [headers[i] for i in range(len(items))], cfg, stats):
+            keys[i] = None
+    first: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key is not None:
+            first.setdefault(key, index)
+    units = _plan_units([(items[i], key, headers[i] if i in headers else _read_header(items[i]))
+                         for key, i in first.items()], encoder, cfg, stats)
+    return keys, _batches(units, int(cfg.batch_seconds * encoder.sample_rate), cfg.max_batch)
+
+
+def _decode(batch: list[_Unit], sample_rate: int, cfg: ExtractionConfig) -> list[tuple[_Unit, np.ndarray | BadAudio]]:
+    out: list[tuple[_Unit, np.ndarray | BadAudio]] = []
+    for unit in batch:
+        try:
+            out.append((unit, load_audio(unit.item["_audio"], sample_rate, cfg.channels, _where(unit.item),
+                                         cfg.max_seconds)))
+        except BadAudio as err:
+            out.append((unit, err))
+    return out
+
+
+def encode_batches(encoder: Encoder, batches: list[list[_Unit]], cfg: ExtractionConfig, cache: EmbeddingCache,
+                   stats: ExtractionStats, after_batch: Callable[[], None] | None = None) -> None:
+    """Decode (one batch ahead, in a thread) and encode `batches` into `cache`; `after_batch` runs after each."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(units), desc=f"encode {encoder.name}", unit="clip", disable=not cfg.progress or not units)
+    total = sum(len(b) for b in batches)
+    bar = tqdm(total=total, desc=f"encode {encoder.name}", unit="clip", disable=not cfg.progress or not total)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(decode, batches[0]) if batches else None
+        future = pool.submit(_decode, batches[0], encoder.sample_rate, cfg) if batches else None
         for index in range(len(batches)):
             decoded = future.result()
-            future = pool.submit(decode, batches[index + 1]) if index + 1 < len(batches) else None
+            future = (pool.submit(_decode, batches[index + 1], encoder.sample_rate, cfg)
+                      if index + 1 < len(batches) else None)
             good = []
             for unit, wave in decoded:
                 if isinstance(wave, BadAudio):
@@ -379,9 +407,9 @@ def extract(encoder: Encoder, items: list[dict[str, Any]], cache: EmbeddingCache
             if good:
                 _encode_batch(encoder, good, cfg, cache, stats)
             bar.update(len(decoded))
+            if after_batch is not None:
+                after_batch()
     bar.close()
-    stats.extract_s = time.perf_counter() - start
-    return keys, stats
 
 
 def _sync_time(encoder: Encoder) -> float:

@@ -69,9 +69,11 @@ def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Pat
 def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], layer: str, cache_root: Path,
              batch_seconds: float, on_bad_audio: str, data_seed: int, progress: bool, force: bool,
              dataset: Any = None, warnings: Sequence[str] = (),
-             check: dict[str, Any] | None = None) -> dict[str, Any]:
+             check: dict[str, Any] | None = None, world: Any = None) -> dict[str, Any] | None:
     """Run one task for a loaded encoder; returns the result record.
-    `dataset` is the task's already loaded dataset (loaded here when None)."""
+    `dataset` is the task's already loaded dataset (loaded here when None). With a `world` of several workers
+    (bench.distributed.World) the extraction is shared through the cache and only rank 0 runs the protocols and
+    writes the result (the others return None)."""
     from bench.cache import EmbeddingCache
     from bench.data import load_dataset
     from bench.extract import ExtractionConfig, encoder_key, extract
@@ -96,7 +98,14 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     cache = EmbeddingCache(cache_root, key, description)
     config = ExtractionConfig(channels=task.channels, max_seconds=task.max_seconds, layer=layer,
                               batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, progress=progress)
-    keys, stats = extract(encoder, dataset.items, cache, config)
+    if world is not None and world.size > 1:
+        from bench.sharded import extract_sharded
+
+        keys, stats = extract_sharded(encoder, dataset.items, cache, config, world)
+        if not world.is_main:
+            return None
+    else:
+        keys, stats = extract(encoder, dataset.items, cache, config)
     kept = [(item, k) for item, k in zip(dataset.items, keys) if k in cache]
     items = [item for item, _ in kept]
     kept_keys = [k for _, k in kept]
@@ -185,7 +194,9 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         checkpoint: str | None = None, device: str = "cpu", dtype: str = "float32", out: str | Path = "results",
         seeds: Sequence[int] = DEFAULT_SEEDS, layer: str = "last", cache_dir: str | Path | None = None,
         batch_seconds: float = DEFAULT_BATCH_SECONDS, on_bad_audio: str = "error", data_seed: int = 0,
-        progress: bool = True, force: bool = False, check: bool = True, debug: bool = False) -> list[dict[str, Any]]:
+        progress: bool = True, force: bool = False, check: bool = True, debug: bool = False,
+        shard: str | tuple[int, int] | None = None, executor: Any = None,
+        workers: int | None = None) -> list[dict[str, Any]]:
     """Evaluate an encoder (registered name, `file.py:Class`, `module:Class`, or an Encoder) on a suite/tasks.
 
     Returns the result records written under `out/<encoder>/<task>.json`, one per task: `status` "ok", or
@@ -193,13 +204,23 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
     tasks still run; `debug` prints each such traceback). Re-running is nearly free: results made from the same
     inputs are reused and embeddings come from the cache. An encoder given as `file.py:Class` or `module:Class`
     passes the fast conformance checks before its first run (`check=False` skips them).
+
+    Scale-out (docs/scale.md): under torchrun or Slurm, or with `shard="i/N"`, this process is one of several
+    workers that share the extraction through the cache; only rank 0 runs the protocols and returns records (the
+    others return []). `executor` (any concurrent.futures.Executor, or "slurm" for submitit) runs `workers`
+    such workers itself and returns rank 0's records.
     """
+    if executor is not None:
+        from bench.executors import run_on_executor
+
+        return run_on_executor(executor, workers, encoder, suite=suite, tasks=tasks, checkpoint=checkpoint,
+                               device=device, dtype=dtype, out=out, seeds=seeds, layer=layer, cache_dir=cache_dir,
+                               batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, data_seed=data_seed,
+                               progress=progress, force=force, check=check, debug=debug)
     from bench.catalog import resolve_tasks
-    from bench.extract import encoder_key
+    from bench.distributed import detect_world, init_process_group, shutdown, worker_device
     from bench.paths import cache_dir as default_cache_dir
-    from bench.paths import safe_name
-    from bench.precheck import conformance_gate, one_line, prepare_tasks
-    from bench.registry import build_encoder
+    from bench.precheck import prepare_tasks
 
     if on_bad_audio not in ("error", "skip"):
         raise ValueError(f"on_bad_audio must be 'error' or 'skip', got {on_bad_audio!r}")
@@ -209,6 +230,29 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
     check_storage(out, cache_root, chosen, data_seed)
     _pin_code_provenance(chosen)
     prepared = prepare_tasks(chosen, data_seed=data_seed, progress=progress, debug=debug)
+
+    world = detect_world(shard)
+    device = worker_device(device, world)
+    joined = init_process_group(world, device)
+    try:
+        return _run_tasks(encoder, prepared, world, checkpoint=checkpoint, device=device, dtype=dtype, out=out,
+                          seeds=seeds, layer=layer, cache_root=cache_root, batch_seconds=batch_seconds,
+                          on_bad_audio=on_bad_audio, data_seed=data_seed, progress=progress, force=force,
+                          check=check, debug=debug)
+    finally:
+        if joined:
+            shutdown(world)
+
+
+def _run_tasks(encoder: str | Encoder, prepared: list[Any], world: Any, *, checkpoint: str | None, device: str,
+               dtype: str, out: Path, seeds: Sequence[int], layer: str, cache_root: Path, batch_seconds: float,
+               on_bad_audio: str, data_seed: int, progress: bool, force: bool, check: bool,
+               debug: bool) -> list[dict[str, Any]]:
+    """Load the encoder and run each prepared task; rank 0 of several workers alone writes and returns records."""
+    from bench.extract import encoder_key
+    from bench.paths import safe_name
+    from bench.precheck import conformance_gate, one_line
+    from bench.registry import build_encoder
 
     enc = encoder if isinstance(encoder, Encoder) else build_encoder(encoder, checkpoint=checkpoint)
     safe_name(enc.name, "encoder name")  # results and cache folders are named after it
@@ -224,21 +268,26 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         task = prep.task
         logger.info(f"[bench] ({index}/{len(prepared)}) {enc.name} on {task.name}")
         if prep.error is not None:
-            records.append(write_error_record(enc, task, prep.error, warnings=prep.warnings, **common))
+            if world.is_main:
+                records.append(write_error_record(enc, task, prep.error, warnings=prep.warnings, **common))
             continue
         try:
             record = run_task(enc, task, cache_root=cache_root, batch_seconds=batch_seconds, data_seed=data_seed,
-                              progress=progress, force=force, dataset=prep.dataset, warnings=prep.warnings, **common)
+                              progress=progress, force=force, dataset=prep.dataset, warnings=prep.warnings,
+                              world=world, **common)
         except Exception as err:  # recorded; the other tasks go on
             if debug:
                 import traceback
 
                 traceback.print_exc()
             logger.error(f"[bench] {task.name}: failed: {one_line(err)}")
-            records.append(write_error_record(enc, task, one_line(err), warnings=prep.warnings, **common))
+            if world.is_main:
+                records.append(write_error_record(enc, task, one_line(err), warnings=prep.warnings, **common))
             continue
         finally:
             prep.dataset = None  # let its items go
+        if record is None:  # a worker other than rank 0: its part of the extraction is done
+            continue
         records.append(record)
         _log_scores(record)
     return records
