@@ -79,3 +79,23 @@ def load_audio(source: str | Path | bytes, target_rate: int, channels: str, wher
     if max_seconds is not None:
         wave = wave[:, : int(round(max_seconds * target_rate))]
     return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def decode_many(sources: list[tuple[str | Path | bytes, str]], target_rate: int, channels: str,
+                max_seconds: float | None) -> list[np.ndarray | BadAudio]:
+    """`load_audio` over (source, where) pairs, each outcome a waveform or the BadAudio it raised (a unit of work
+    for a decode worker)."""
+    out: list[np.ndarray | BadAudio] = []
+    for source, where in sources:
+        try:
+            out.append(load_audio(source, target_rate, channels, where, max_seconds))
+        except BadAudio as err:
+            out.append(err)
+    return out
+
+
+def default_decode_workers() -> int:
+    """Decode threads when none are asked for: all CPU cores but one (for the encoder), at least 1, at most 8."""
+    import os
+
+    return max(1, min(8, (os.cpu_count() or 1) - 1))

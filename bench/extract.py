@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.audio import BadAudio, audio_info, load_audio, resampled_length
+from bench.audio import BadAudio, audio_info, decode_many, default_decode_workers, resampled_length
 from bench.cache import EmbeddingCache, clip_key, stable_hash
 from bench.defaults import DEFAULT_BATCH_SECONDS
 from bench.encoder import Encoder
@@ -35,6 +35,7 @@ class ExtractionConfig:
     max_batch: int = 64
     on_bad_audio: str = "error"
     progress: bool = True
+    decode_workers: int | None = None  # decode threads (None: CPU cores - 1, at least 1, at most 8)
 
 
 @dataclass
@@ -160,6 +161,17 @@ def check_output(encoder: Encoder, out: Any, n_rows: int) -> None:
                                  "between valid frames", row=int(gaps[0]))
 
 
+def to_device(array: np.ndarray, device: str):
+    """A numpy array as a tensor on `device`; to CUDA through pinned memory without blocking the host, so the
+    copy overlaps the previous batch's compute (the encoder's first kernel waits for it on the same stream)."""
+    import torch
+
+    tensor = torch.from_numpy(array)
+    if str(device).startswith("cuda"):
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np.ndarray]:
     """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32).
 
@@ -169,7 +181,7 @@ def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np
 
     waves, mask = pad_batch(rows)
     with torch.inference_mode():
-        out = encoder.encode(torch.from_numpy(waves).to(encoder.device), torch.from_numpy(mask).to(encoder.device))
+        out = encoder.encode(to_device(waves, encoder.device), to_device(mask, encoder.device))
         check_output(encoder, out, len(rows))
         selected = select_layer(encoder, out, layer)
         if not isinstance(selected, torch.Tensor) or selected.ndim != 3 or selected.shape[:2] != out.mask.shape:
@@ -374,41 +386,49 @@ def plan(encoder: Encoder, items: list[dict[str, Any]], cfg: ExtractionConfig,
     return keys, _batches(units, int(cfg.batch_seconds * encoder.sample_rate), cfg.max_batch)
 
 
-def _decode(batch: list[_Unit], sample_rate: int, cfg: ExtractionConfig) -> list[tuple[_Unit, np.ndarray | BadAudio]]:
-    out: list[tuple[_Unit, np.ndarray | BadAudio]] = []
-    for unit in batch:
-        try:
-            out.append((unit, load_audio(unit.item["_audio"], sample_rate, cfg.channels, _where(unit.item),
-                                         cfg.max_seconds)))
-        except BadAudio as err:
-            out.append((unit, err))
-    return out
+def _decode_pool(workers: int, n_batches: int) -> tuple[Any, int]:
+    """The decode pool and how many batches it works ahead: `workers` threads (soundfile and soxr release the
+    GIL, so they decode in parallel with each other and with the encoder). Threads, not processes: a process
+    pool would need a `__main__` guard in every script that calls bench.run, and forking after torch has
+    started its threads can hang."""
+    workers = max(1, min(workers, n_batches))
+    return ThreadPoolExecutor(max_workers=workers), workers + 1
 
 
 def encode_batches(encoder: Encoder, batches: list[list[_Unit]], cfg: ExtractionConfig, cache: EmbeddingCache,
                    stats: ExtractionStats, after_batch: Callable[[], None] | None = None) -> None:
-    """Decode (one batch ahead, in a thread) and encode `batches` into `cache`; `after_batch` runs after each."""
+    """Decode (ahead, in `cfg.decode_workers` threads) and encode `batches` into `cache`;
+    `after_batch` runs after each batch. Decoding is the same function either way, so embeddings are too."""
     from tqdm.auto import tqdm
 
     total = sum(len(b) for b in batches)
     bar = tqdm(total=total, desc=f"encode {encoder.name}", unit="clip", disable=not cfg.progress or not total)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(_decode, batches[0], encoder.sample_rate, cfg) if batches else None
-        for index in range(len(batches)):
-            decoded = future.result()
-            future = (pool.submit(_decode, batches[index + 1], encoder.sample_rate, cfg)
-                      if index + 1 < len(batches) else None)
+    workers = default_decode_workers() if cfg.decode_workers is None else cfg.decode_workers
+    pool, ahead = _decode_pool(workers, len(batches))
+
+    def submit(batch: list[_Unit]):
+        return pool.submit(decode_many, [(u.item["_audio"], _where(u.item)) for u in batch], encoder.sample_rate,
+                           cfg.channels, cfg.max_seconds)
+
+    try:
+        pending = deque(submit(batch) for batch in batches[:ahead])
+        for index, batch in enumerate(batches):
+            waves = pending.popleft().result()
+            if index + ahead < len(batches):
+                pending.append(submit(batches[index + ahead]))
             good = []
-            for unit, wave in decoded:
+            for unit, wave in zip(batch, waves):
                 if isinstance(wave, BadAudio):
                     _bad(wave, unit.item, cfg, stats)
                 else:
                     good.append((unit, wave))
             if good:
                 _encode_batch(encoder, good, cfg, cache, stats)
-            bar.update(len(decoded))
+            bar.update(len(batch))
             if after_batch is not None:
                 after_batch()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
 
 

@@ -2,6 +2,7 @@
 
     python scripts/bench_extract.py --encoders logmel mfcc --clips 400 [--device cuda] [--dtype bfloat16]
 
+Both are timed in alternation (median of --repeats rounds, after one warm-up of each).
 "bare forward" = only `encoder.encode` on batches of already-decoded, already-resampled audio in memory (the same
 length-sorted batches the harness makes); "harness" = `bench.extract.extract` from files on disk into an empty
 cache (decode, resample, batching, chunking, pooling, shard writes). ratio = harness / bare; the goal is that on a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -38,52 +40,57 @@ def make_clips(folder: Path, count: int, seed: int = 0) -> list[dict]:
     return items
 
 
-def bare_forward_seconds(encoder, items, batch_seconds: float, repeats: int) -> float:
-    """Best-of-`repeats` time of encoder.encode alone over the harness's batches (audio preloaded)."""
-    import torch
-
+def preload_batches(encoder, items, batch_seconds: float) -> list:
+    """The harness's own batches (bench.extract.plan), decoded, padded and moved to the device up front."""
     from bench.audio import load_audio
-    from bench.extract import (
-        ExtractionConfig,
-        ExtractionStats,
-        _batches,
-        _plan_units,
-        _sync_time,
-        pad_batch,
-        split_rows,
-    )
+    from bench.extract import ExtractionConfig, ExtractionStats, pad_batch, plan, split_rows, to_device, window_samples
 
     cfg = ExtractionConfig(batch_seconds=batch_seconds, progress=False)
-    units = _plan_units(items, [i["_hash"] for i in items], encoder, cfg, ExtractionStats())
-    batches = []
-    for batch in _batches(units, int(batch_seconds * encoder.sample_rate), cfg.max_batch):
+    _, batches = plan(encoder, items, cfg, ExtractionStats())
+    loaded = []
+    for batch in batches:
         rows = [r for u in batch for r in split_rows(load_audio(u.item["_audio"], encoder.sample_rate, "mix", "x"),
-                                                    None if encoder.max_seconds is None
-                                                    else int(encoder.max_seconds * encoder.sample_rate))]
+                                                    window_samples(encoder))]
         waves, mask = pad_batch(rows)
-        batches.append((torch.from_numpy(waves).to(encoder.device), torch.from_numpy(mask).to(encoder.device)))
-    best = float("inf")
-    for _ in range(repeats):
-        tick = _sync_time(encoder)
-        with torch.inference_mode():
-            for waves, mask in batches:
-                encoder.encode(waves, mask)
-        best = min(best, _sync_time(encoder) - tick)
-    return best
+        loaded.append((to_device(waves, encoder.device), to_device(mask, encoder.device)))
+    return loaded
 
 
-def harness_seconds(encoder, items, batch_seconds: float, repeats: int, work: Path) -> float:
-    """Best-of-`repeats` wall time of a full extraction into an empty cache."""
+def bare_forward_seconds(encoder, batches) -> float:
+    """Time of encoder.encode alone over preloaded batches."""
+    import torch
+
+    from bench.extract import _sync_time
+
+    tick = _sync_time(encoder)
+    with torch.inference_mode():
+        for waves, mask in batches:
+            encoder.encode(waves, mask)
+    return _sync_time(encoder) - tick
+
+
+def harness_seconds(encoder, items, batch_seconds: float, decode_workers: int | None, cache_dir: Path) -> float:
+    """Wall time of a full extraction from files on disk into an empty cache."""
     from bench.cache import EmbeddingCache
     from bench.extract import ExtractionConfig, extract
 
-    best = float("inf")
-    for r in range(repeats):
-        cache = EmbeddingCache(work / f"cache{r}", "bench")
-        tick = time.perf_counter()
-        extract(encoder, items, cache, ExtractionConfig(batch_seconds=batch_seconds, progress=False))
-        best = min(best, time.perf_counter() - tick)
-    return best
+    cache = EmbeddingCache(cache_dir, "bench")
+    tick = time.perf_counter()
+    extract(encoder, items, cache, ExtractionConfig(batch_seconds=batch_seconds, progress=False,
+                                                    decode_workers=decode_workers))
+    return time.perf_counter() - tick
+
+
+def measure(encoder, items, args, work: Path) -> tuple[float, float]:
+    """Median harness and bare times over `args.repeats` alternating rounds, after one warm-up of each."""
+    batches = preload_batches(encoder, items, args.batch_seconds)
+    bare_forward_seconds(encoder, batches)
+    harness_seconds(encoder, items[:16], args.batch_seconds, args.decode_workers, work / "warm")
+    bare, full = [], []
+    for r in range(args.repeats):
+        bare.append(bare_forward_seconds(encoder, batches))
+        full.append(harness_seconds(encoder, items, args.batch_seconds, args.decode_workers, work / f"run{r}"))
+    return statistics.median(full), statistics.median(bare)
 
 
 def main() -> None:
@@ -94,6 +101,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-workers", type=int, default=None,
+                        help="decode threads of the harness (default: CPU cores - 1, at least 1)")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args()
 
@@ -105,13 +114,12 @@ def main() -> None:
         for name in args.encoders:
             encoder = build_encoder(name).load(args.device, args.dtype)
             audio_s = sum(__import__("soundfile").info(str(i["_audio"])).duration for i in items)
-            harness_seconds(encoder, items[:8], args.batch_seconds, 1, Path(tmp) / f"warm-{name}")  # warm-up
-            bare = bare_forward_seconds(encoder, items, args.batch_seconds, args.repeats)
-            full = harness_seconds(encoder, items, args.batch_seconds, args.repeats, Path(tmp) / name)
+            full, bare = measure(encoder, items, args, Path(tmp) / name)
             rows.append({"encoder": name, "clips": len(items), "audio_s": round(audio_s, 1),
                          "bare_forward_s": round(bare, 3), "harness_s": round(full, 3), "ratio": round(full / bare, 2),
                          "harness_x_realtime": round(audio_s / full, 1), "bare_x_realtime": round(audio_s / bare, 1),
-                         "device": args.device, "dtype": args.dtype})
+                         "device": args.device, "dtype": args.dtype, "decode_workers": args.decode_workers,
+                         "repeats": args.repeats})
     print(f"{'encoder':<10} {'clips':>5} {'audio s':>8} {'bare s':>8} {'harness s':>9} {'ratio':>6} "
           f"{'bare xRT':>9} {'harness xRT':>11}")
     for r in rows:
