@@ -114,10 +114,13 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         frames=lambda i: cache.frames(kept_keys[i]), hop_ms=float(encoder.hop_ms), dataset_dir=dataset.root,
         seeds=list(seeds), encode_text=_text_side(encoder),
     )
+    from bench.protocols.training import on_device
+
     protocols, protocol_s, sample_rows = [], 0.0, []
     for spec, fn in runnable:
         tick = time.perf_counter()
-        outcome = fn(inp, spec)
+        with on_device(encoder.device):  # CUDA when the encoder is on it, else CPU
+            outcome = fn(inp, spec)
         sample_rows.extend({"protocol": len(protocols), "kind": spec.kind, **row} for row in outcome.samples)
         result = outcome.to_dict()
         result["spec_config"] = spec.config

@@ -15,6 +15,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult
 from bench.protocols.features import unit
 from bench.protocols.pooled import finish, prepare
+from bench.protocols.training import protocol_device
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -22,6 +23,26 @@ if TYPE_CHECKING:
 KNN_DEFAULTS: dict[str, Any] = {"k": 10, "temperature": 0.07, "n_boot": 1000}
 # Queries are scored in chunks of about this many (query, gallery item) similarities.
 _CHUNK_CELLS = 4_000_000
+
+
+def _neighbours_on(device: str, gallery: np.ndarray):
+    """`(queries, k) -> (indices [Q, k], similarities [Q, k])` of the k most similar gallery items: numpy on the
+    CPU (unchanged numbers), torch on a CUDA device (the gallery copied there once; ties may pick other items)."""
+    if device == "cpu":
+        def on_cpu(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            sims = queries @ gallery.T
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            return top, np.take_along_axis(sims, top, axis=1)
+        return on_cpu
+    import torch
+
+    on_device = torch.from_numpy(np.ascontiguousarray(gallery)).to(device)
+
+    def on_gpu(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        sims = torch.from_numpy(np.ascontiguousarray(queries)).to(device) @ on_device.T
+        values, top = sims.topk(k, dim=1)
+        return top.cpu().numpy(), values.cpu().numpy()
+    return on_gpu
 
 
 def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k: int, temperature: float,
@@ -33,11 +54,11 @@ def knn_predict(gallery: np.ndarray, targets: np.ndarray, queries: np.ndarray, k
     """
     k = min(k, len(gallery))
     step = max(1, _CHUNK_CELLS // len(gallery))
+    neighbours = _neighbours_on(protocol_device(), gallery)
     out = []
     for start in range(0, len(queries), step):
-        sims = queries[start:start + step] @ gallery.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top_sims = np.take_along_axis(sims, top, axis=1).astype(np.float64) / temperature
+        top, top_sims = neighbours(queries[start:start + step], k)
+        top_sims = top_sims.astype(np.float64) / temperature
         weights = np.exp(top_sims - top_sims.max(1, keepdims=True))
         weights /= weights.sum(1, keepdims=True)
         if label_kind == "multiclass":

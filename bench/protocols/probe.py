@@ -22,7 +22,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.pooled import finish, prepare
-from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
+from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, protocol_device, snap
 
 if TYPE_CHECKING:
     import torch
@@ -96,20 +96,23 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     preds = [np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32) for _ in inp.seeds]
     runs = []
     x_all = inp.pooled.astype(np.float64)
+    device = protocol_device()
     batch_sizes = [scaled_batch_size(config["batch_size"], len(train)) for train, _, _ in folds]
     for fold_index, (train, val, test) in enumerate(folds):
         fold_config = {**config, "batch_size": batch_sizes[fold_index]}
         mean, std = standardiser(x_all[train])
-        x_train, x_val, x_test = (torch.from_numpy((x_all[part] - mean) / std) for part in (train, val, test))
+        x_train, x_val, x_test = (torch.from_numpy((x_all[part] - mean) / std).to(device)
+                                  for part in (train, val, test))
         y_shift, y_scale = 0.0, 1.0
         if kind == "regression":
             y_shift, y_scale = float(labels[train].mean()), float(labels[train].std()) or 1.0
             target = torch.from_numpy((labels[train].astype(np.float64) - y_shift) / y_scale)[:, None]
         else:
             target = torch.from_numpy(labels[train].astype(np.float64) if kind == "multilabel" else labels[train])
+        target = target.to(device)
 
         def decode(out: torch.Tensor) -> np.ndarray:
-            out = out.numpy()
+            out = out.cpu().numpy()
             if kind == "multiclass":
                 return out.argmax(1)
             if kind == "regression":  # within the train targets' range: a near-constant feature cannot explode it
@@ -125,7 +128,7 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
             for lr in config["lrs"]:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(run_seed)  # the same init and batch order for every lr
-                    model = _build(spec.kind, x_train.shape[1], n_out, config)
+                    model = _build(spec.kind, x_train.shape[1], n_out, config).to(device)
                     fit = _fit(model, x_train, target, x_val, val_score, loss_fn, lr, fold_config,
                                torch.Generator().manual_seed(run_seed))
                 fits.append((lr, fit, model))

@@ -17,17 +17,39 @@ BLAS code paths) differ in the last bits, and over hundreds of Adam steps such d
 validation or test prediction flips. On the grid, two machines' runs hold identical parameters unless an update
 lands within ~1e-16 of a grid midpoint, which is rare (updates are ~1e-3, the grid ~1e-6). The generative projector
 trains in its LLM's dtype.
+
+Device. Probes and kNN run on `protocol_device()`: "cpu" unless the runner set the encoder's CUDA device
+(`on_device`). On CUDA they still train in float64 on the grid, but GPU kernels differ from CPU ones, so GPU and CPU
+numbers may differ in the last bits; CPU numbers are unchanged.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 SCORE_DECIMALS = 9
 GRID = 2.0 ** -20  # parameters are multiples of this after every step (see the module docstring)
+_DEVICE: contextvars.ContextVar[str] = contextvars.ContextVar("bench_protocol_device", default="cpu")
+
+
+def protocol_device() -> str:
+    """Where the trained and kNN protocols run now: "cpu", or a CUDA device set by `on_device`."""
+    return _DEVICE.get()
+
+
+@contextmanager
+def on_device(device: str) -> Iterator[None]:
+    """Run the protocols inside on `device` when it is CUDA (any other device means CPU)."""
+    token = _DEVICE.set(str(device) if str(device).startswith("cuda") else "cpu")
+    try:
+        yield
+    finally:
+        _DEVICE.reset(token)
 
 
 def snap(params: Any) -> None:
