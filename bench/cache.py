@@ -180,18 +180,29 @@ class EmbeddingCache:
         return self._shards[path]
 
     def pooled(self, keys: list[str], pooling: str = "mean") -> np.ndarray:
-        """[N, D] (mean) or [N, 2D] (meanstd) pooled embeddings for `keys`."""
-        rows = []
-        for key in keys:
+        """[N, D] (mean) or [N, 2D] (meanstd) pooled embeddings for `keys`, float32. Filled shard by shard into
+        one preallocated array, so memory is the result plus one shard's vectors (scripts/bench_memory.py)."""
+        by_shard: dict[Path, tuple[list[int], list[int]]] = {}
+        for position, key in enumerate(keys):
             if key not in self._index:
                 raise KeyError(f"clip {key} is not in the embedding cache {self.dir}")
             path, row = self._index[key]
-            shard = self._shard(path)
-            vec = shard["mean"][row]
+            positions, rows = by_shard.setdefault(path, ([], []))
+            positions.append(position)
+            rows.append(row)
+        if not keys:
+            return np.stack([])  # raises as before: there is nothing to pool
+        names = ("mean", "std") if pooling == "meanstd" else ("mean",)
+        out: np.ndarray | None = None
+        for path, (positions, rows) in by_shard.items():
+            arrays = self._shards[path] if path in self._shards else self._load_arrays(path, names)
+            vectors = arrays["mean"][rows]
             if pooling == "meanstd":
-                vec = np.concatenate([vec, shard["std"][row]])
-            rows.append(vec)
-        return np.stack(rows).astype(np.float32)
+                vectors = np.concatenate([vectors, arrays["std"][rows]], axis=1)
+            if out is None:
+                out = np.empty((len(keys), vectors.shape[1]), dtype=np.float32)
+            out[positions] = vectors
+        return out
 
     def frames(self, key: str) -> np.ndarray:
         """[T, D] float32 frames of one clip."""
