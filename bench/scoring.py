@@ -18,6 +18,8 @@ recomputed numbers equal the saved ones exactly. Row formats, per protocol kind:
   "t2a": [[rank, AP@10] per caption of the clip]}.
 - events: label = reference events [[onset_s, offset_s, class], ...]; pred[s] = {"events": [...], "counts": [onset
   TP, FP, FN, segment TP, FP, FN]}.
+- ctc: label = reference (normalised text or phonemes); pred[s] = {"text": greedy transcript, "stats": {metric:
+  [edits, reference length]}} (bench.protocols.ctc_text).
 - generative: label = reference text(s); pred[s] = {"text": answer, "stats": {metric: per-item statistics}};
   "text_only" = the same for the text-only upper bound, when run.
 """
@@ -199,10 +201,23 @@ def generative_tables(rows: list[dict], label_kind: str, config: dict) -> dict[s
     return out
 
 
+def ctc_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """cer and wer (characters) or per (phonemes): corpus rates from per-item [edits, reference length] per seed."""
+    from bench.protocols.ctc_text import corpus_rate
+
+    idx = np.arange(len(rows))
+    seeds = range(len(rows[0]["pred"]))
+    return {name: _table(corpus_rate, np.zeros(len(rows)),
+                         [np.asarray([r["pred"][s]["stats"][name] for r in rows], dtype=np.float64).reshape(-1, 2)
+                          for s in seeds], idx, upper=None)
+            for name in rows[0]["pred"][0]["stats"]}
+
+
 TABLES: dict[str, Callable[[list[dict], str, dict], dict[str, MetricTable]]] = {
     "linear": probe_tables, "mlp": probe_tables, "knn": probe_tables, "verification": verification_tables,
     "diarization": diarization_tables, "counting": counting_tables, "qbe": qbe_tables, "zeroshot": zeroshot_tables,
     "retrieval": retrieval_tables, "events": events_tables, "generative": generative_tables,
+    "ctc": ctc_tables,
 }
 
 

@@ -112,6 +112,11 @@ PROTOCOLS: dict[str, ProtocolInfo] = {info.kind: info for info in (
                  choices={"tier": "bench.protocols.generative:TIERS", "projector": ("mlp", "linear")},
                  types={"prompt": "str|None", "max_new_tokens": "int|None", "text_only": "str|None"},
                  label_kinds=("multiclass", "transcripts", "captions"), ranges=_GENERATIVE_RANGES),
+    ProtocolInfo("ctc", "bench.protocols.ctc:run_ctc", "bench.protocols.ctc:DEFAULTS",
+                 {"cer": False, "wer": False, "per": False},
+                 choices={"targets": "bench.protocols.ctc_text:TARGETS", "head": "bench.protocols.ctc:HEADS"},
+                 label_kinds=("transcripts",),
+                 ranges={**_PROBE_RANGES, "hidden": ">0", "kernel": ">0", "output_hop_ms": ">0"}),
 )}
 
 
