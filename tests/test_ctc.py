@@ -143,3 +143,11 @@ def test_ctc_names_an_item_without_transcript():
     items[3] = dict(items[3], transcript="  ")
     with pytest.raises(ValueError, match=r"item 'w3'.*no characters"):
         _run(items, frames)
+
+
+def test_espeak_phonemes_drop_stress_and_join_clauses():
+    from bench.builtin.espeak import phonemize
+
+    assert phonemize("seven") == "s ɛ v ə n"  # /ˈsɛvən/, stress mark dropped
+    assert phonemize("Seven! Open.") == "s ɛ v ə n oʊ p ə n"  # two clauses, one sequence
+    assert phonemize("seven", "en-us") == phonemize("seven")  # same request, same answer
