@@ -69,7 +69,8 @@ def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Pat
 def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], layer: str, cache_root: Path,
              batch_seconds: float, on_bad_audio: str, data_seed: int, progress: bool, force: bool,
              dataset: Any = None, warnings: Sequence[str] = (),
-             check: dict[str, Any] | None = None, world: Any = None) -> dict[str, Any] | None:
+             check: dict[str, Any] | None = None, world: Any = None,
+             decode_workers: int | None = None) -> dict[str, Any] | None:
     """Run one task for a loaded encoder; returns the result record.
     `dataset` is the task's already loaded dataset (loaded here when None). With a `world` of several workers
     (bench.distributed.World) the extraction is shared through the cache and only rank 0 runs the protocols and
@@ -97,7 +98,8 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
 
     cache = EmbeddingCache(cache_root, key, description)
     config = ExtractionConfig(channels=task.channels, max_seconds=task.max_seconds, layer=layer,
-                              batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, progress=progress)
+                              batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, progress=progress,
+                              decode_workers=decode_workers)
     if world is not None and world.size > 1:
         from bench.sharded import extract_sharded
 
@@ -198,8 +200,8 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         seeds: Sequence[int] = DEFAULT_SEEDS, layer: str = "last", cache_dir: str | Path | None = None,
         batch_seconds: float = DEFAULT_BATCH_SECONDS, on_bad_audio: str = "error", data_seed: int = 0,
         progress: bool = True, force: bool = False, check: bool = True, debug: bool = False,
-        shard: str | tuple[int, int] | None = None, executor: Any = None,
-        workers: int | None = None) -> list[dict[str, Any]]:
+        shard: str | tuple[int, int] | None = None, executor: Any = None, workers: int | None = None,
+        decode_workers: int | None = None) -> list[dict[str, Any]]:
     """Evaluate an encoder (registered name, `file.py:Class`, `module:Class`, or an Encoder) on a suite/tasks.
 
     Returns the result records written under `out/<encoder>/<task>.json`, one per task: `status` "ok", or
@@ -211,7 +213,8 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
     Scale-out (docs/scale.md): under torchrun or Slurm, or with `shard="i/N"`, this process is one of several
     workers that share the extraction through the cache; only rank 0 runs the protocols and returns records (the
     others return []). `executor` (any concurrent.futures.Executor, or "slurm" for submitit) runs `workers`
-    such workers itself and returns rank 0's records.
+    such workers itself and returns rank 0's records. `decode_workers`: threads that decode and resample audio
+    ahead of the encoder (default: CPU cores - 1).
     """
     if executor is not None:
         from bench.executors import run_on_executor
@@ -219,7 +222,8 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         return run_on_executor(executor, workers, encoder, suite=suite, tasks=tasks, checkpoint=checkpoint,
                                device=device, dtype=dtype, out=out, seeds=seeds, layer=layer, cache_dir=cache_dir,
                                batch_seconds=batch_seconds, on_bad_audio=on_bad_audio, data_seed=data_seed,
-                               progress=progress, force=force, check=check, debug=debug)
+                               progress=progress, force=force, check=check, debug=debug,
+                               decode_workers=decode_workers)
     from bench.catalog import resolve_tasks
     from bench.distributed import detect_world, init_process_group, shutdown, worker_device
     from bench.paths import cache_dir as default_cache_dir
@@ -241,7 +245,7 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
         return _run_tasks(encoder, prepared, world, checkpoint=checkpoint, device=device, dtype=dtype, out=out,
                           seeds=seeds, layer=layer, cache_root=cache_root, batch_seconds=batch_seconds,
                           on_bad_audio=on_bad_audio, data_seed=data_seed, progress=progress, force=force,
-                          check=check, debug=debug)
+                          check=check, debug=debug, decode_workers=decode_workers)
     finally:
         if joined:
             shutdown(world)
@@ -250,7 +254,7 @@ def run(encoder: str | Encoder, suite: str | None = None, tasks: Sequence[str] |
 def _run_tasks(encoder: str | Encoder, prepared: list[Any], world: Any, *, checkpoint: str | None, device: str,
                dtype: str, out: Path, seeds: Sequence[int], layer: str, cache_root: Path, batch_seconds: float,
                on_bad_audio: str, data_seed: int, progress: bool, force: bool, check: bool,
-               debug: bool) -> list[dict[str, Any]]:
+               debug: bool, decode_workers: int | None) -> list[dict[str, Any]]:
     """Load the encoder and run each prepared task; rank 0 of several workers alone writes and returns records."""
     from bench.extract import encoder_key
     from bench.paths import safe_name
@@ -277,7 +281,7 @@ def _run_tasks(encoder: str | Encoder, prepared: list[Any], world: Any, *, check
         try:
             record = run_task(enc, task, cache_root=cache_root, batch_seconds=batch_seconds, data_seed=data_seed,
                               progress=progress, force=force, dataset=prep.dataset, warnings=prep.warnings,
-                              world=world, **common)
+                              world=world, decode_workers=decode_workers, **common)
         except Exception as err:  # recorded; the other tasks go on
             if debug:
                 import traceback

@@ -204,6 +204,7 @@ def test_two_workers_racing_for_the_same_shards_never_encode_a_clip_twice(setup)
     assert sum(int(out.split()[0]) for out, _ in outputs) >= 54  # each counts what was not cached when it began
 
 
+@pytest.mark.slow
 def test_process_pool_executor_runs_the_workers_and_matches_one_process(setup, monkeypatch):
     from bench.runner import run
 
