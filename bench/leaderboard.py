@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard_guard import MixedResults, check_records, current_values, record_file
+from bench.leaderboard_guard import MixedResults, check_records, current_values, record_file, superseded
 
 PERCENT_METRICS = frozenset({"bleu"})
 STALE_MARK = "†"
@@ -107,10 +107,14 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
 
     Error records are left out; results that must not share a table raise MixedResults (see
     `bench.leaderboard_guard`); with `accept_stale` those differing only in task spec or protocol code are kept
-    with `stale` set (long) and listed per encoder in a `stale` column (wide)."""
+    with `stale` set (long) and listed per encoder in a `stale` column (wide), and those made for an older task
+    version than the current task file are left out (`superseded`)."""
     import pandas as pd
 
     records = [r for r in records if r.get("status") != "error" and (keep is None or keep(r["task"]["name"]))]
+    if accept_stale:
+        old = {id(r) for r in superseded(records)}
+        records = [r for r in records if id(r) not in old]
     rows = long_rows(records, check_records(records, accept_stale, current=current_values()))
     if not rows:
         raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
@@ -203,7 +207,8 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     """Write leaderboard CSVs (long and wide) and Markdown for the results under `results_dir`.
 
     `accept_stale` keeps results whose task spec or protocol code differs from the rest of their task, marked †
-    (Markdown) and `stale` (CSV); differing data, seeds or task version are always refused."""
+    (Markdown) and `stale` (CSV), and leaves out (listing them under the table) results made for an older task
+    version than the current task file; otherwise differing data, seeds or task version are refused."""
     from bench.results import load_results
 
     keep = None
@@ -217,6 +222,8 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     records = load_results(results_dir)
     long, wide = build(records, keep, accept_stale)
     failed = [r for r in failed_records(records) if keep is None or keep(r["task"]["name"])]
+    left_out = [r for r in superseded(records) if accept_stale and r.get("status") != "error"
+                and (keep is None or keep(r["task"]["name"]))]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = suite or "all"
@@ -231,5 +238,16 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
                       f"protocol, mean over seeds, 95% bootstrap CI in brackets; domain means and overall use "
                       f"higher-is-better scores only, and are left blank (-) for an encoder that was not run on "
                       f"every task they cover; {', '.join(m.upper() for m in sorted(PERCENT_METRICS))} (0-100) "
-                      f"enters them divided by 100.{stale_note}\n\n" + to_markdown(long, wide, failed, caveats))
+                      f"enters them divided by 100.{stale_note}\n\n" + to_markdown(long, wide, failed, caveats)
+                  + _superseded_note(left_out))
     return paths
+
+
+def _superseded_note(records: list[dict[str, Any]]) -> str:
+    """Markdown lines naming the results left out because their task's data or labels have changed since."""
+    if not records:
+        return ""
+    names = sorted(f"{markdown_escape(r['encoder']['name'])} on {markdown_escape(r['task']['name'])} "
+                   f"(v{r['task']['version']})" for r in records)
+    return ("\nNot shown, made for an older version of their task (its data or labels changed since; re-run them): "
+            + "; ".join(names) + ".\n")

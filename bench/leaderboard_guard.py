@@ -74,6 +74,16 @@ def current_values() -> Callable[[str, str], str | None]:
     return value
 
 
+def superseded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records made for an older version of their task than the task file defines now (its data or labels have
+    changed since): no table may show them beside current ones; `accept_stale` leaves them out and lists them."""
+    from bench.catalog import all_tasks
+
+    versions = {name: spec.version for name, spec in all_tasks().items()}
+    return [r for r in records if r["task"]["name"] in versions
+            and r["task"].get("version") is not None and r["task"]["version"] < versions[r["task"]["name"]]]
+
+
 def _protocol_code(kind: str) -> Callable[[dict], Any]:
     def value_of(record: dict[str, Any]) -> Any:
         codes = [p.get("code_sha256") for p in record["protocols"] if p["kind"] == kind]

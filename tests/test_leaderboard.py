@@ -185,3 +185,23 @@ def test_results_made_by_the_current_code_and_spec_are_fresh_even_when_outnumber
     long_csv = write_leaderboard(results, tmp_path / "out", accept_stale=True)[0]
     stale = {row["encoder"]: row["stale"] for row in csv.DictReader(long_csv.open())}
     assert stale == {"old1": "True", "old2": "True", "old3": "True", "now": "False"}
+
+
+def test_results_of_an_older_task_version_are_refused_or_left_out_and_listed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import bench.catalog
+
+    monkeypatch.setattr(bench.catalog, "all_tasks", lambda: {"t/a": SimpleNamespace(version=2, caveats=())})
+    results = tmp_path / "r"
+    old = _full("old", 0.7, fingerprint="e" * 64)  # version 1, made on the data before the task changed
+    new = _full("new", 0.5)
+    new["task"]["version"] = 2
+    _write(results, "r", old)
+    _write(results, "r", new)
+    with pytest.raises(MixedResults, match=r"t/a: results differ in task version"):
+        write_leaderboard(results, tmp_path / "out")
+    long_csv, _, md = write_leaderboard(results, tmp_path / "out", accept_stale=True)
+    assert [row["encoder"] for row in csv.DictReader(long_csv.open())] == ["new"]
+    assert "Not shown, made for an older version of their task" in md.read_text()
+    assert "old on t/a (v1)" in md.read_text()
