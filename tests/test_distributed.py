@@ -236,3 +236,22 @@ def test_a_bad_clip_fails_the_task_on_every_worker(setup):
     with ProcessPoolExecutor(max_workers=2, mp_context=SPAWN) as pool:
         records = run(setup["encoder"], executor=pool, workers=2, **common)
     assert records[0]["status"] == "error" and "cannot read audio" in records[0]["error"]
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_the_workers(setup):
+    """`bench[slurm]`'s path through submitit, in its local mode (no Slurm here)."""
+    pytest.importorskip("submitit")
+    from bench.executors import slurm_executor
+    from bench.runner import run
+
+    tmp = setup["tmp"]
+    executor = slurm_executor(tmp / "submitit", timeout_min=10)
+    assert executor.cluster == "local"
+    records = run(setup["encoder"], tasks=[setup["task"]], batch_seconds=2.0, progress=False, check=False,
+                  out=tmp / "res-two", cache_dir=tmp / "cache-two", executor=executor, workers=2)
+    assert [r["status"] for r in records] == ["ok"]
+    assert len(list((tmp / "cache-two").rglob("*.done"))) >= 2
+    single = run(setup["encoder"], tasks=[setup["task"]], batch_seconds=2.0, progress=False, check=False,
+                 out=tmp / "res-one", cache_dir=tmp / "cache-one")
+    assert single[0]["protocols"][0]["main_score"] == records[0]["protocols"][0]["main_score"]
