@@ -35,7 +35,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         records += run(encoder, suite=args.suite, tasks=args.tasks, checkpoint=args.checkpoint, device=args.device,
                        dtype=args.dtype, out=args.out, seeds=args.seeds, layer=args.layer, cache_dir=args.cache,
                        batch_seconds=args.batch_seconds, on_bad_audio=args.on_bad_audio, data_seed=args.data_seed,
-                       progress=not args.no_progress, force=args.force, check=not args.no_check, debug=args.debug)
+                       progress=not args.no_progress, force=args.force, check=not args.no_check, debug=args.debug,
+                       shard=args.shard, executor=args.executor, workers=args.workers,
+                       decode_workers=args.decode_workers)
+    from bench.distributed import detect_world
+
+    if detect_world(args.shard).rank != 0:  # rank 0 runs the protocols, writes results and reports
+        return 0
     if args.leaderboard:
         from bench.leaderboard import write_leaderboard
 
@@ -227,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop on an unreadable/empty/NaN clip (default) or skip it and report it in the result")
     run.add_argument("--data-seed", type=int, default=0, help="seed of the generated built-in data (default 0)")
     run.add_argument("--force", action="store_true", help="recompute results even when up to date")
+    run.add_argument("--shard", metavar="I/N", help="this process is worker I of N, sharing the extraction through "
+                     "the cache (torchrun and Slurm set rank and world themselves; see docs/scale.md)")
+    run.add_argument("--executor", choices=["slurm"], help="launch --workers workers as Slurm jobs via submitit "
+                     "(pip install 'bench[slurm]'); rank 0's results are printed")
+    run.add_argument("--workers", type=int, help="workers for --executor (default: CPU cores)")
+    run.add_argument("--decode-workers", type=int,
+                     help="threads decoding audio ahead of the encoder (default: CPU cores - 1, at most 8)")
     run.add_argument("--no-check", action="store_true",
                      help="skip the conformance checks of an unregistered encoder (recorded in each result)")
     run.add_argument("--no-progress", action="store_true",
