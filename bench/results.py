@@ -21,6 +21,20 @@ def result_path(out_dir: Path, encoder_name: str, task_name: str) -> Path:
     return Path(out_dir) / safe_name(encoder_name, "encoder name") / f"{safe_name(task_name, 'task name')}.json"
 
 
+def error_path(path: Path) -> Path:
+    """Where a failed run's error record goes when a good result already holds `path` (`<task>.error.json`)."""
+    return path.with_name(path.name[:-len(".json")] + ".error.json")
+
+
+def read_status(path: Path) -> str | None:
+    """The `status` of the result record at `path`, or None when there is none (or it cannot be read)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("status") if isinstance(record, dict) else None
+
+
 @cache
 def git_sha() -> str:
     """The commit of the bench checkout in use, or 'unknown' (e.g. installed from a wheel); memoised, so that a

@@ -55,14 +55,20 @@ def _record_head(encoder: Encoder, task: TaskSpec, *, status: str, layer: str, s
 
 def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Path, layer: str, seeds: list[int],
                        on_bad_audio: str, warnings: list[str], check: dict[str, Any] | None) -> dict[str, Any]:
-    """Write (atomically) and return a `status: "error"` record for a task that could not be scored."""
-    from bench.results import result_path, write_json_atomic
+    """Write (atomically) and return a `status: "error"` record for a task that could not be scored. A good result
+    already at the task's path is kept: the error record then goes beside it (`<task>.error.json`)."""
+    from bench.results import error_path, read_status, result_path, write_json_atomic
 
     record = _record_head(encoder, task, status="error", layer=layer, seeds=seeds, on_bad_audio=on_bad_audio,
                           warnings=warnings, check=check)
     record["error"] = error
     record["protocols"] = []
-    write_json_atomic(result_path(out, encoder.name, task.name), record)
+    path = result_path(out, encoder.name, task.name)
+    if read_status(path) == "ok":
+        logger.warning(f"[bench] {task.name}: the earlier result {path} is kept; this run's error is in "
+                       f"{error_path(path)}")
+        path = error_path(path)
+    write_json_atomic(path, record)
     return record
 
 
@@ -80,7 +86,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     from bench.extract import ExtractionConfig, encoder_key, extract
     from bench.protocols.base import ProtocolInput
     from bench.protocols.registry import protocol_code_sha256, protocol_function
-    from bench.results import environment, result_path, write_json_atomic
+    from bench.results import environment, error_path, result_path, write_json_atomic
     from bench.reuse import reusable, reuse_inputs
 
     runnable = [(p, protocol_function(p.kind)) for p in task.protocols]  # parse_task admits registered kinds only
@@ -150,6 +156,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
 
     record["samples"] = write_samples(samples_path(path), sample_rows)  # before the JSON that vouches for it
     write_json_atomic(path, record)
+    error_path(path).unlink(missing_ok=True)  # an earlier run's error, now superseded
     if stats.skipped:
         logger.warning(f"[bench] {task.name}: skipped {len(stats.skipped)} bad clip(s) (listed in {path})")
     return record

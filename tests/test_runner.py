@@ -315,3 +315,29 @@ def test_a_result_whose_samples_are_missing_or_changed_is_recomputed(tmp_path, t
     sidecar.unlink()
     assert not _rerun_is_reused(caplog, "mfcc", tasks=[str(tone_task)], out=tmp_path / "res", seeds=[0])
     assert sidecar.exists()
+
+
+def test_a_failing_rerun_keeps_the_earlier_good_result_and_a_later_success_clears_its_error(tmp_path, tone_dataset,
+                                                                                          monkeypatch):
+    from bench.protocols import registry
+
+    task = write_task(tmp_path / "tasks", tone_dataset, name="test/first", protocols=("linear",))
+    assert bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False)[0]["status"] == "ok"
+    path = next((tmp_path / "res").rglob("test__first.json"))
+    real = registry.protocol_function
+
+    def failing(kind):
+        def fail(inp, spec):
+            raise RuntimeError("probe diverged")
+        return fail if kind == "linear" else real(kind)
+
+    monkeypatch.setattr(registry, "protocol_function", failing)
+    failed = bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False, force=True)[0]
+    assert failed["status"] == "error"
+    assert json.loads(path.read_text())["status"] == "ok"  # the good result survives
+    error_file = path.with_name("test__first.error.json")
+    assert json.loads(error_file.read_text())["error"] == "RuntimeError: probe diverged"
+    monkeypatch.setattr(registry, "protocol_function", real)
+    assert bench.run("mfcc", tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False,
+                     force=True)[0]["status"] == "ok"
+    assert not error_file.exists()
