@@ -20,6 +20,7 @@ from bench.audio import BadAudio, audio_info, decode_many, default_decode_worker
 from bench.cache import EmbeddingCache, clip_key, stable_hash
 from bench.defaults import DEFAULT_BATCH_SECONDS
 from bench.encoder import Encoder
+from bench.output_contract import EncoderOutputError, check_output, describe, output_error
 from bench.paths import safe_name
 
 
@@ -120,47 +121,6 @@ def pad_batch(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return waves, mask
 
 
-class EncoderOutputError(ValueError):
-    """Frames or mask that break the encoder contract; `row` is the batch row at fault (None: the whole batch)."""
-
-    def __init__(self, message: str, row: int | None = None) -> None:
-        super().__init__(message)
-        self.row = row
-
-
-def _describe(value: Any) -> str:
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
-    if shape is None:
-        return type(value).__name__
-    return f"{type(value).__name__} of shape {list(shape)} and dtype {dtype}"
-
-
-def check_output(encoder: Encoder, out: Any, n_rows: int) -> None:
-    """Raise EncoderOutputError unless `out` keeps the contract for a batch of `n_rows`: frames a floating tensor
-    [B, T, embed_dim]; mask a torch.bool tensor [B, T] whose True frames form a prefix of each row."""
-    import torch
-
-    frames, mask = getattr(out, "frames", None), getattr(out, "mask", None)
-    if not isinstance(frames, torch.Tensor) or not frames.is_floating_point() or frames.ndim != 3:
-        raise EncoderOutputError(f"frames must be a floating torch tensor [B, T, D], got {_describe(frames)}")
-    if frames.shape[0] != n_rows or frames.shape[2] != encoder.embed_dim:
-        raise EncoderOutputError(f"frames have shape {list(frames.shape)} for a batch of {n_rows} with embed_dim "
-                                 f"{encoder.embed_dim}; expected [{n_rows}, T, {encoder.embed_dim}]")
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise EncoderOutputError(f"mask must be a torch.bool tensor [B, T] (an integer mask indexes frames by number "
-                                 f"instead of selecting them), got {_describe(mask)}")
-    if tuple(mask.shape) != tuple(frames.shape[:2]):
-        raise EncoderOutputError(f"mask has shape {list(mask.shape)} but frames have [B, T] = "
-                                 f"{list(frames.shape[:2])}")
-    counts = mask.sum(dim=1)
-    prefix = torch.arange(mask.shape[1], device=mask.device)[None, :] < counts[:, None]
-    gaps = (mask != prefix).any(dim=1).nonzero()
-    if len(gaps):
-        raise EncoderOutputError("mask's valid (True) frames must come first, then padding; this row has padding "
-                                 "between valid frames", row=int(gaps[0]))
-
-
 def to_device(array: np.ndarray, device: str):
     """A numpy array as a tensor on `device`; to CUDA through pinned memory without blocking the host, so the
     copy overlaps the previous batch's compute (the encoder's first kernel waits for it on the same stream)."""
@@ -185,7 +145,7 @@ def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np
         check_output(encoder, out, len(rows))
         selected = select_layer(encoder, out, layer)
         if not isinstance(selected, torch.Tensor) or selected.ndim != 3 or selected.shape[:2] != out.mask.shape:
-            raise EncoderOutputError(f"layer {layer!r} is {_describe(selected)}; expected [B, T, D] with [B, T] = "
+            raise EncoderOutputError(f"layer {layer!r} is {describe(selected)}; expected [B, T, D] with [B, T] = "
                                      f"{list(out.mask.shape)} as in the mask")
         feats = selected.float().cpu().numpy()
         frame_mask = out.mask.cpu().numpy()
@@ -299,12 +259,6 @@ def _bad(err: BadAudio, item: dict[str, Any], cfg: ExtractionConfig, stats: Extr
     stats.skipped.append({"id": str(item["id"]), "reason": str(err)})
 
 
-def _output_error(encoder: Encoder, problem: str, where: str) -> EncoderOutputError:
-    reference = encoder.reference or encoder.name
-    return EncoderOutputError(f"encoder '{encoder.name}' broke the encoder contract on {where}: {problem}; nothing "
-                              f"of this batch was cached; run `bench check {reference}` to see every problem")
-
-
 def _encode_batch(encoder: Encoder, good: list[tuple[_Unit, np.ndarray]], cfg: ExtractionConfig,
                   cache: EmbeddingCache, stats: ExtractionStats) -> None:
     """Encode one batch of decoded clips, check what the encoder returned, and store it as one cache shard (a kill
@@ -322,14 +276,14 @@ def _encode_batch(encoder: Encoder, good: list[tuple[_Unit, np.ndarray]], cfg: E
     except EncoderOutputError as err:
         where = (_where(row_owner[err.row].item) if err.row is not None else
                  f"the batch of {len(good)} clip(s) starting with {_where(good[0][0].item)}")
-        raise _output_error(encoder, str(err), where) from err
+        raise output_error(encoder, str(err), where) from err
     stats.forward_s += _sync_time(encoder) - tick
     keys, clips, cursor = [], [], 0
     for unit, n_rows, n_channels in owners:
         frames = stitch(per_row[cursor:cursor + n_rows], n_channels)
         cursor += n_rows
         if len(frames) == 0:
-            raise _output_error(encoder, "its mask marks no valid frame for this clip", _where(unit.item))
+            raise output_error(encoder, "its mask marks no valid frame for this clip", _where(unit.item))
         keys.append(unit.key)
         clips.append(frames)
     cache.write_shard(keys, clips)
