@@ -77,8 +77,14 @@ def _used(samples: dict[int, frozenset[int]], programs: list[int]) -> set[int]:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_music_splits_share_no_recorded_sample(seed):
-    from bench.builtin.music import CHORD_PROGRAMS, FAMILIES, PITCH_PROGRAMS, family_splits, soundfont_path, \
-        split_programs
+    from bench.builtin.music import (
+        CHORD_PROGRAMS,
+        FAMILIES,
+        PITCH_PROGRAMS,
+        family_splits,
+        soundfont_path,
+        split_programs,
+    )
 
     samples = program_samples(soundfont_path())
     by_family = family_splits(seed)
