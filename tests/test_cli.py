@@ -25,6 +25,7 @@ def tone_task(tmp_path, tone_dataset):
     (["run", "--encoder", "no-such-encoder", "--tasks", "builtin-quick/keywords"], "unknown encoder 'no-such-encoder'"),
     (["run", "--encoder", "mfcc", "--tasks", "missing.yaml"], "task file not found: missing.yaml"),
     (["run", "--encoder", "nowhere/enc.py:Enc", "--tasks", "builtin-quick/keywords"], "encoder file 'nowhere/enc.py'"),
+    (["leaderboard", "--html"], "bench leaderboard --html needs --suite NAME"),
 ])
 def test_expected_failures_are_one_line(args, message, capsys):
     assert main(args) == 2
