@@ -36,10 +36,10 @@ def reusable(path: Path, want: dict[str, Any]) -> bool:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
     return (isinstance(old, dict) and old.get("status") == "ok" and stored_inputs(old) == want
-            and _samples_intact(path, old))
+            and samples_intact(path, old))
 
 
-def _samples_intact(path: Path, record: dict[str, Any]) -> bool:
+def samples_intact(path: Path, record: dict[str, Any]) -> bool:
     """The result's samples sidecar exists with the sha256 it recorded (so the result can still be rescored)."""
     from bench.samples import file_sha256, samples_path
 
