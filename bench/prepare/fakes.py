@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.prepare.xares import XaresTask
 
 RATE = 16000
 CLASSES = ("dog", "rain", "siren")
@@ -208,6 +212,17 @@ def fake_hear(root: Path, task_name: str = "esc50", folds: int = 0, kind: str = 
     return folder
 
 
+def _xares_label(spec: XaresTask, c: int, i: int) -> Any:
+    """The label JSON of fake clip `i` of class `c`: X-ARES's key and separator, or a frame task's event list."""
+    if spec.event_keys:  # DESED: class names, ','-joined for two classes at once; MAESTRO: MIDI note numbers
+        onset, offset, label = spec.event_keys
+        name = CLASSES[c] if spec.separator else 60 + 2 * c
+        both = f"{CLASSES[c]}{spec.separator}{CLASSES[(c + 1) % 3]}" if spec.separator and i % 2 else name
+        return [{onset: 0.05, offset: 0.15, label: both}, {onset: 0.2, offset: 0.2, label: name}]
+    label = CLASSES[c]
+    return {spec.label_key: f"{label}{spec.separator}{CLASSES[(c + 1) % 3]}" if spec.separator and i % 2 else label}
+
+
 def fake_xares(root: Path, task: str = "esc50", folds: tuple[str, ...] = ("1", "2", "3", "4", "5")) -> Path:
     """X-ARES shards of a task: <split or fold shard name>.tar with <key>.wav and <key>.json members; k-fold tasks
     get X-ARES's default shard names wds-audio-fold-<k>-000000.tar for `folds`."""
@@ -226,12 +241,11 @@ def fake_xares(root: Path, task: str = "esc50", folds: tuple[str, ...] = ("1", "
     for s, shard in enumerate(shard_names):
         with tarfile.open(root / shard, "w") as tar:
             for i in range(first if s == 0 else 2):
-                for c, label in enumerate(CLASSES):
+                for c in range(len(CLASSES)):
                     key = f"s{s}_{c}_{i}"
                     write_tone(scratch, c)
                     tar.add(scratch, arcname=f"{key}.wav")
-                    value = f"{label};{CLASSES[(c + 1) % 3]}" if spec.separator and i % 2 else label
-                    data = json.dumps({spec.label_key: value}).encode()
+                    data = json.dumps(_xares_label(spec, c, i)).encode()
                     info = tarfile.TarInfo(f"{key}.json")
                     info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
