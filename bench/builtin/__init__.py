@@ -39,6 +39,7 @@ GENERATORS: dict[str, str] = {
     "instrument": "bench.builtin.music:generate_instrument",
     "pitch": "bench.builtin.music:generate_pitch",
     "chord": "bench.builtin.music:generate_chord",
+    "percussion": "bench.builtin.percussion:generate_percussion",
     "sound_events": "bench.builtin.sound:generate_sound_events",
     "sound_scenes": "bench.builtin.sound:generate_sound_scenes",
     "captions": "bench.builtin.sound:generate_captions",

@@ -10,11 +10,16 @@ Only the `pdta` chunk of the RIFF file is parsed (SoundFont 2.01 spec, section 7
 instruments of a preset (generator 41), inst/ibag/igen the samples of an instrument (generator 53), shdr the
 sample headers. A sample is identified by its data range in the file (start, end), so two headers over the same
 audio are one recording, and stereo partners (sampleLink) are merged into one recording as well.
+
+For drum kits (bank 128), where each key plays its own zones, `drum_zones` lists the zones sounding at each key
+(recording, attenuation, keyRange record) and `silence_zones` patches a copy of the file so chosen zones stay
+silent, which lets the percussion dataset play one recording of a layered drum sound alone.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -180,3 +185,107 @@ def component_splits(components: list[list[int]], classes: dict[int, str], seed:
                          f"a program in every split from {restarts} starts")
     splits = ("train", "validation", "test")
     return {s: sorted(p for comp, c in zip(components, best) if c == i for p in comp) for i, s in enumerate(splits)}
+
+
+KEY_RANGE_GEN = 43
+ATTENUATION_GEN = 48
+
+
+@dataclass(frozen=True)
+class DrumZone:
+    """One instrument zone sounding at a key of a drum-kit preset: its recording (canonical sample id), its
+    attenuation (centibels, preset and instrument zones added) and the index of its keyRange generator record in
+    the igen chunk (what `silence_zones` rewrites)."""
+
+    sample: int
+    attenuation: int
+    key_range_gen: int
+
+
+def _zones(bags: list[bytes], gens: list[bytes], first_bag: int, last_bag: int) -> list[dict[int, tuple[int, int]]]:
+    """Generators of each zone first_bag..last_bag-1: operator -> (amount, index of the generator record)."""
+    out = []
+    for b in range(first_bag, last_bag):
+        g0, g1 = struct.unpack_from("<H", bags[b])[0], struct.unpack_from("<H", bags[b + 1])[0]
+        out.append({struct.unpack_from("<H", gens[g])[0]: (struct.unpack_from("<H", gens[g], 2)[0], g)
+                    for g in range(g0, g1)})
+    return out
+
+
+def _key_range(zone: dict[int, tuple[int, int]], default: tuple[int, int] = (0, 127)) -> tuple[int, int]:
+    if KEY_RANGE_GEN not in zone:
+        return default
+    amount = zone[KEY_RANGE_GEN][0]
+    return amount & 0xFF, amount >> 8
+
+
+@cache
+def drum_zones(path: Path, bank: int = 128) -> dict[tuple[int, int], tuple[DrumZone, ...]]:
+    """(program, MIDI key) -> the instrument zones that sound when the key is struck in drum preset `program` of
+    `bank` (every velocity; global zones supply defaults), with their recordings and attenuations."""
+    chunks = _pdta_chunks(Path(path).read_bytes(), Path(path))
+    phdr, pbag, pgen = (_records(chunks[k], RECORD_SIZES[k]) for k in ("phdr", "pbag", "pgen"))
+    inst, ibag, igen = (_records(chunks[k], RECORD_SIZES[k]) for k in ("inst", "ibag", "igen"))
+    canonical = _canonical_samples(_records(chunks["shdr"], RECORD_SIZES["shdr"])[:-1])
+    inst_bags = [struct.unpack_from("<H", r, 20)[0] for r in inst]
+    found: dict[tuple[int, int], list[DrumZone]] = {}
+    for i in range(len(phdr) - 1):
+        program, preset_bank, bag = struct.unpack_from("<HHH", phdr[i], 20)
+        if preset_bank != bank:
+            continue
+        for pzone in _zones(pbag, pgen, bag, struct.unpack_from("<H", phdr[i + 1], 24)[0]):
+            if INSTRUMENT_GEN not in pzone:
+                continue
+            k = pzone[INSTRUMENT_GEN][0]
+            izones = _zones(ibag, igen, inst_bags[k], inst_bags[k + 1])
+            defaults = izones[0] if izones and SAMPLE_ID_GEN not in izones[0] else {}
+            p_low, p_high = _key_range(pzone)
+            for izone in izones:
+                if SAMPLE_ID_GEN not in izone:
+                    continue
+                merged = {**defaults, **izone}
+                if KEY_RANGE_GEN not in izone:
+                    raise ValueError(f"{path}: drum preset {program} plays instrument zone without a keyRange "
+                                     f"generator (sample {izone[SAMPLE_ID_GEN][0]}); drum_zones cannot mute it")
+                low, high = _key_range(merged)
+                attenuation = merged.get(ATTENUATION_GEN, (0, 0))[0] + pzone.get(ATTENUATION_GEN, (0, 0))[0]
+                zone = DrumZone(canonical[izone[SAMPLE_ID_GEN][0]], attenuation, izone[KEY_RANGE_GEN][1])
+                for key in range(max(low, p_low), min(high, p_high) + 1):
+                    found.setdefault((program, key), []).append(zone)
+    return {k: tuple(v) for k, v in sorted(found.items())}
+
+
+def preset_names(path: Path, bank: int) -> dict[int, str]:
+    """Program -> preset name of every preset of `bank`."""
+    chunks = _pdta_chunks(Path(path).read_bytes(), Path(path))
+    out = {}
+    for rec in _records(chunks["phdr"], RECORD_SIZES["phdr"])[:-1]:
+        program, preset_bank = struct.unpack_from("<HH", rec, 20)
+        if preset_bank == bank:
+            out[program] = rec[:20].split(b"\0")[0].decode("latin-1").strip()
+    return out
+
+
+def sample_names(path: Path) -> dict[int, str]:
+    """Canonical sample id -> its sample header's name."""
+    chunks = _pdta_chunks(Path(path).read_bytes(), Path(path))
+    shdr = _records(chunks["shdr"], RECORD_SIZES["shdr"])[:-1]
+    return {i: shdr[i][:20].split(b"\0")[0].decode("latin-1").strip() for i in sorted(set(_canonical_samples(shdr)))}
+
+
+def silence_zones(data: bytes, key_range_gens: list[int]) -> bytes:
+    """A copy of the sf2 bytes `data` in which the instrument zones owning the given keyRange generator records
+    (igen indices, from `DrumZone.key_range_gen`) answer key 0 only, so they stay silent at every drum key."""
+    chunks = _pdta_chunks(data, Path("<bytes>"))
+    igen = chunks["igen"]
+    header = b"igen" + struct.pack("<I", len(igen))
+    start = data.find(header) + len(header)
+    if start < len(header) or data[start:start + len(igen)] != igen:
+        raise ValueError("silence_zones: could not locate the igen chunk in the SoundFont bytes")
+    out = bytearray(data)
+    for g in key_range_gens:
+        pos = start + g * RECORD_SIZES["igen"]
+        if struct.unpack_from("<H", out, pos)[0] != KEY_RANGE_GEN:
+            raise ValueError(f"silence_zones: igen record {g} is not a keyRange generator")
+        struct.pack_into("<H", out, pos + 2, 0)  # keyRange lo = hi = 0
+    return bytes(out)
