@@ -21,9 +21,12 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.leaderboard_guard import MixedResults, check_records, current_values, record_file, superseded
+
+if TYPE_CHECKING:
+    from bench.taskspec import TaskSpec
 
 PERCENT_METRICS = frozenset({"bleu"})
 STALE_MARK = "†"
@@ -102,8 +105,10 @@ def failed_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") == "error"]
 
 
-def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = None, accept_stale: bool = False):
-    """(long DataFrame, wide DataFrame) from result records, optionally restricted to tasks `keep` accepts.
+def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = None, accept_stale: bool = False,
+          specs: dict[str, TaskSpec] | None = None):
+    """(long DataFrame, wide DataFrame) from result records, optionally restricted to tasks `keep` accepts; `specs`:
+    the current task files by name (default: read them, bench.catalog.all_tasks).
 
     Error records are left out; results that must not share a table raise MixedResults (see
     `bench.leaderboard_guard`); with `accept_stale` those differing only in task spec or protocol code are kept
@@ -111,11 +116,15 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     version than the current task file are left out (`superseded`)."""
     import pandas as pd
 
+    if specs is None:
+        from bench.catalog import all_tasks
+
+        specs = all_tasks()
     records = [r for r in records if r.get("status") != "error" and (keep is None or keep(r["task"]["name"]))]
     if accept_stale:
-        old = {id(r) for r in superseded(records)}
+        old = {id(r) for r in superseded(records, specs)}
         records = [r for r in records if id(r) not in old]
-    rows = long_rows(records, check_records(records, accept_stale, current=current_values()))
+    rows = long_rows(records, check_records(records, accept_stale, current=current_values(specs)))
     if not rows:
         raise ValueError("no results to tabulate (run `bench run` first, or check --results / --suite)")
     long = pd.DataFrame(rows).sort_values(["task", "protocol", "encoder"]).reset_index(drop=True)
@@ -138,11 +147,8 @@ def build(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = No
     return long, wide
 
 
-def task_caveats(tasks) -> dict[str, tuple[str, ...]]:
-    """The declared caveats of each of `tasks` (names) that has any, read from the current task files."""
-    from bench.catalog import all_tasks
-
-    specs = all_tasks()
+def task_caveats(tasks, specs: dict[str, TaskSpec]) -> dict[str, tuple[str, ...]]:
+    """The declared caveats of each of `tasks` (names) that has any, from the current task files `specs`."""
     return {t: tuple(specs[t].caveats) for t in sorted(set(tasks)) if t in specs and specs[t].caveats}
 
 
@@ -209,8 +215,10 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
     `accept_stale` keeps results whose task spec or protocol code differs from the rest of their task, marked †
     (Markdown) and `stale` (CSV), and leaves out (listing them under the table) results made for an older task
     version than the current task file; otherwise differing data, seeds or task version are refused."""
+    from bench.catalog import all_tasks
     from bench.results import load_results
 
+    specs = all_tasks()  # read once for every check and table below
     keep = None
     if suite:
         from bench.catalog import all_suites
@@ -220,15 +228,15 @@ def write_leaderboard(results_dir: Path, out_dir: Path, suite: str | None = None
             raise KeyError(f"unknown suite '{suite}'; known: {', '.join(sorted(suites))}")
         keep = suites[suite].matches
     records = load_results(results_dir)
-    long, wide = build(records, keep, accept_stale)
+    long, wide = build(records, keep, accept_stale, specs)
     failed = [r for r in failed_records(records) if keep is None or keep(r["task"]["name"])]
-    left_out = [r for r in superseded(records) if accept_stale and r.get("status") != "error"
+    left_out = [r for r in superseded(records, specs) if accept_stale and r.get("status") != "error"
                 and (keep is None or keep(r["task"]["name"]))]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = suite or "all"
     paths = [out_dir / f"{stem}_long.csv", out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
-    caveats = task_caveats(long["task"])
+    caveats = task_caveats(long["task"], specs)
     long = long.assign(caveats=long["task"].map(lambda t: " ".join(caveats.get(t, ()))))
     _write_atomic(paths[0], _csv_safe_frame(long.drop(columns=["file"])).to_csv(index=False))
     _write_atomic(paths[1], _csv_safe_frame(wide.round(4)).to_csv())

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.taskspec import TaskSpec
 
 UNKNOWN = "unknown"
 SPEC = "task spec"  # the stale marker of a whole record (its spec hash differs)
@@ -53,33 +56,32 @@ def _reference(groups: dict[str, list[dict[str, Any]]], current: Any = None) -> 
     return max(groups, key=lambda v: (len(groups[v]), max(r.get("created_utc", "") for r in groups[v])))
 
 
-def current_values() -> Callable[[str, str], str | None]:
-    """`(task, mark) -> value` of what a result made now would record: the task's spec hash (`mark` SPEC) or the
-    protocol's code hash; None when the task or protocol is not defined here. Task files are read once, on the
-    first question about a spec."""
+def current_values(specs: dict[str, TaskSpec]) -> Callable[[str, str], str | None]:
+    """`(task, mark) -> value` of what a result made now would record: the task's spec hash (`mark` SPEC; `specs`:
+    the current task files by name, bench.catalog.all_tasks) or the protocol's code hash; None when the task or
+    protocol is not defined here."""
     from bench.protocols.registry import PROTOCOLS, protocol_code_sha256
+    from bench.taskspec import spec_sha256
 
-    specs: dict[str, str] = {}
+    hashes: dict[str, str] = {}
 
     def value(task: str, mark: str) -> str | None:
         if mark != SPEC:
             return protocol_code_sha256(mark) if mark in PROTOCOLS else None
-        if not specs:
-            from bench.catalog import all_tasks
-            from bench.taskspec import spec_sha256
-
-            specs.update({name: spec_sha256(spec) for name, spec in all_tasks().items()})
-        return specs.get(task)
+        if task not in specs:
+            return None
+        if task not in hashes:
+            hashes[task] = spec_sha256(specs[task])
+        return hashes[task]
 
     return value
 
 
-def superseded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def superseded(records: list[dict[str, Any]], specs: dict[str, TaskSpec]) -> list[dict[str, Any]]:
     """Records made for an older version of their task than the task file defines now (its data or labels have
-    changed since): no table may show them beside current ones; `accept_stale` leaves them out and lists them."""
-    from bench.catalog import all_tasks
-
-    versions = {name: spec.version for name, spec in all_tasks().items()}
+    changed since; `specs`: the current task files by name): no table may show them beside current ones;
+    `accept_stale` leaves them out and lists them."""
+    versions = {name: spec.version for name, spec in specs.items()}
     return [r for r in records if r["task"]["name"] in versions
             and r["task"].get("version") is not None and r["task"]["version"] < versions[r["task"]["name"]]]
 

@@ -176,7 +176,7 @@ def test_results_made_by_the_current_code_and_spec_are_fresh_even_when_outnumber
     from bench import leaderboard_guard
 
     current = {leaderboard_guard.SPEC: "n" * 64, "linear": "m" * 64}
-    monkeypatch.setattr(leaderboard_guard, "current_values", lambda: lambda task, mark: current.get(mark))
+    monkeypatch.setattr(leaderboard_guard, "current_values", lambda specs: lambda task, mark: current.get(mark))
     monkeypatch.setattr("bench.leaderboard.current_values", leaderboard_guard.current_values)
     results = tmp_path / "r"
     for name in ("old1", "old2", "old3"):

@@ -30,7 +30,7 @@ def test_markdown_marks_tasks_with_caveats_and_lists_them():
 
 def test_builtin_sound_tasks_declare_caveats_read_from_their_task_files():
     specs = all_tasks()
-    caveats = task_caveats(["builtin-quick/sound_events", "builtin-quick/instrument", "no/such-task"])
+    caveats = task_caveats(["builtin-quick/sound_events", "builtin-quick/instrument", "no/such-task"], specs)
     assert set(caveats) == {"builtin-quick/sound_events"}
     assert caveats["builtin-quick/sound_events"] == specs["builtin-quick/sound_events"].caveats
     assert any("one real recording" in c for c in caveats["builtin-quick/sound_events"])

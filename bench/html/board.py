@@ -45,8 +45,9 @@ class Board:
     any_stale: bool = False
 
 
-def _guarded_tables(results_dir: Path, suite: str, accept_stale: bool):
-    """(suite, records, long table, failed records) through bench.leaderboard's guard, as write_leaderboard uses."""
+def _guarded_tables(results_dir: Path, suite: str, accept_stale: bool, specs: dict):
+    """(suite, records, long table, failed records) through bench.leaderboard's guard, as write_leaderboard uses;
+    `specs`: the current task files by name."""
     from bench.catalog import all_suites
     from bench.leaderboard import build, failed_records
     from bench.results import load_results
@@ -56,14 +57,11 @@ def _guarded_tables(results_dir: Path, suite: str, accept_stale: bool):
         raise KeyError(f"unknown suite '{suite}'; known: {', '.join(sorted(suites))}")
     chosen = suites[suite]
     records = [r for r in load_results(results_dir) if chosen.matches(r["task"]["name"])]
-    long, _ = build(records, None, accept_stale)
+    long, _ = build(records, None, accept_stale, specs)
     return chosen, [r for r in records if r.get("status") != "error"], long, failed_records(records)
 
 
-def _task_columns(primary) -> dict[str, TaskColumn]:
-    from bench.catalog import all_tasks
-
-    specs = all_tasks()
+def _task_columns(primary, specs: dict) -> dict[str, TaskColumn]:
     columns = {}
     for task, rows in primary.groupby("task", sort=True):
         first = rows.iloc[0]
@@ -94,11 +92,13 @@ def load_board(results_dir: Path, suite: str, accept_stale: bool = False, n_boot
     """The page content for `suite` from the results under `results_dir` (refused like write_leaderboard when
     results must not share a table; `accept_stale` keeps older spec/code results, marked)."""
     from bench.aggregates import complete_tasks, compute_aggregates, normalised_scores, oriented
+    from bench.catalog import all_tasks
     from bench.rankstats import bootstrap_rank_intervals, friedman, mean_ranks, task_replicates, wilcoxon_holm
 
-    chosen, records, long, failed = _guarded_tables(Path(results_dir), suite, accept_stale)
+    specs = all_tasks()  # read once for the guard and the column headers
+    chosen, records, long, failed = _guarded_tables(Path(results_dir), suite, accept_stale, specs)
     primary = long[long["primary"]]
-    tasks = _task_columns(primary)
+    tasks = _task_columns(primary, specs)
     infos = {name: column.info for name, column in tasks.items()}
     scores = primary.pivot(index="encoder", columns="task", values="value").astype(float)
     aggregates = compute_aggregates(chosen.aggregates, scores, infos)
