@@ -88,17 +88,36 @@ def fit_with_early_stopping(train_round: Callable[[int], None], evaluate: Callab
     """Alternate `train_round(r)` (an epoch, or a block of steps) and `evaluate()` (the validation score, higher is
     better) for r = 1 .. max_rounds; keep `snapshot()` of the best round under the tie rule (module docstring) and
     stop after `patience` rounds without a strict improvement."""
-    fit, waited = Fit(), 0
+    return fit_members_with_early_stopping(lambda r, _: train_round(r), lambda _: [evaluate()],
+                                           lambda _: snapshot(), 1, max_rounds, patience)[0]
+
+
+def fit_members_with_early_stopping(train_round: Callable[[int, list[int]], None],
+                                    evaluate: Callable[[list[int]], Sequence[float]],
+                                    snapshot: Callable[[int], Any], n_members: int, max_rounds: int,
+                                    patience: int) -> list[Fit]:
+    """`fit_with_early_stopping` for `n_members` runs trained together (a batched model): `train_round(r, active)`
+    trains the members still running (ascending indices), `evaluate(active)` returns their validation scores in that
+    order, `snapshot(m)` copies member m. Each member stops on its own after `patience` rounds without a strict
+    improvement and keeps its best snapshot while the others go on: every member's Fit is the one it would get
+    trained alone."""
+    fits, waited = [Fit() for _ in range(n_members)], [0] * n_members
+    active = list(range(n_members))
     for r in range(1, max_rounds + 1):
-        train_round(r)
-        score, fit.rounds = tie_key(evaluate()), r
-        if score > fit.score:  # strictly better after rounding; NaN (-inf) never is
-            fit.score, fit.round, fit.state, waited = score, r, snapshot(), 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    return fit
+        if not active:
+            break
+        train_round(r, active)
+        still = []
+        for m, raw in zip(active, evaluate(active), strict=True):
+            score, fits[m].rounds = tie_key(raw), r
+            if score > fits[m].score:  # strictly better after rounding; NaN (-inf) never is
+                fits[m].score, fits[m].round, fits[m].state, waited[m] = score, r, snapshot(m), 0
+            else:
+                waited[m] += 1
+            if waited[m] < patience:
+                still.append(m)
+        active = still
+    return fits
 
 
 def best_lr(runs: Sequence[tuple[float, Fit]]) -> int | None:
