@@ -4,7 +4,8 @@ Minibatches hold `batch_size` items, or n_train / 8 (at least 4) when that is sm
 config). Features are standardised with the train split's mean and std (`bench.protocols.features.standardiser`:
 each std floored at 1% of the median non-zero std); regression predictions are clipped to the train targets' range.
 For every seed and every lr of the grid a fresh model is trained in float64 with Adam on minibatches (parameters
-kept on a fixed grid, see bench.protocols.training); after each
+kept on a fixed grid, see bench.protocols.training), all of them together as one batched model
+(bench.protocols.batched: each member is the run it would be alone); after each
 epoch it is scored on the validation split (the task's main score), and training stops when that score has not
 improved for `patience` epochs. The lr and the epoch checkpoint with the best validation score are kept (ties: the
 earlier epoch, the smaller lr; see bench.protocols.training) and only then is the test split predicted: nothing is
@@ -14,15 +15,15 @@ model, so every item is predicted once per seed, and the metrics are computed ov
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult, single_threaded
+from bench.protocols.batched import ProbeGrid, predict
 from bench.protocols.features import standardiser
 from bench.protocols.pooled import finish, prepare
-from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, protocol_device, snap
+from bench.protocols.training import best_lr, protocol_device
 
 if TYPE_CHECKING:
     import torch
@@ -41,48 +42,9 @@ def scaled_batch_size(configured: int, n_train: int) -> int:
     return min(configured, max(4, n_train // 8))
 
 
-def _build(kind: str, d_in: int, d_out: int, config: dict[str, Any]) -> torch.nn.Module:
-    """The probe, with float64 parameters (see bench.protocols.training)."""
-    import torch
-    import torch.nn as nn
-
-    if kind == "linear":
-        return nn.Linear(d_in, d_out, dtype=torch.float64)
-    return nn.Sequential(nn.Linear(d_in, config["hidden"], dtype=torch.float64), nn.ReLU(),
-                         nn.Dropout(config["dropout"]), nn.Linear(config["hidden"], d_out, dtype=torch.float64))
-
-
-def _fit(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, x_val: torch.Tensor,
-         val_score: Callable[[torch.Tensor], float], loss_fn: Callable, lr: float, config: dict[str, Any],
-         generator: torch.Generator) -> Fit:
-    """Train with early stopping on the validation score (bench.protocols.training); the Fit's state is the best
-    epoch's state dict."""
-    import torch
-
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config["weight_decay"])
-    snap(model.parameters())
-
-    def epoch(_: int) -> None:
-        model.train()
-        for batch in torch.randperm(len(x), generator=generator).split(config["batch_size"]):
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x[batch]), target[batch]).backward()
-            optimizer.step()
-            snap(model.parameters())
-
-    def evaluate() -> float:
-        model.eval()
-        with torch.no_grad():
-            return val_score(model(x_val))
-
-    return fit_with_early_stopping(epoch, evaluate, lambda: {k: v.clone() for k, v in model.state_dict().items()},
-                                   config["max_epochs"], config["patience"])
-
-
 @single_threaded
 def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     import torch
-    import torch.nn as nn
 
     from bench.metrics import METRICS
 
@@ -91,8 +53,6 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     metric_fn = METRICS[kind][spec.main_score]
     sign = 1.0 if spec.higher_is_better else -1.0
     n_out = 1 if kind == "regression" else labels.shape[1] if kind == "multilabel" else int(labels.max()) + 1
-    loss_fn = {"multiclass": nn.CrossEntropyLoss(), "multilabel": nn.BCEWithLogitsLoss(),
-               "regression": nn.MSELoss()}[kind]
     preds = [np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32) for _ in inp.seeds]
     runs = []
     x_all = inp.pooled.astype(np.float64)
@@ -122,29 +82,21 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
         def val_score(out: torch.Tensor) -> float:
             return sign * float(metric_fn(labels[val], decode(out)))
 
+        run_seeds = [int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0]) for seed in inp.seeds]
+        probes = ProbeGrid(spec.kind, x_train.shape[1], n_out, fold_config, config["lrs"], run_seeds, device)
+        grid_fits = probes.fit(x_train, target, x_val, val_score, kind)  # every lr and seed as one batched model
         for seed_index, seed in enumerate(inp.seeds):
-            run_seed = int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0])
-            fits = []
-            for lr in config["lrs"]:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(run_seed)  # the same init and batch order for every lr
-                    model = _build(spec.kind, x_train.shape[1], n_out, config).to(device)
-                    fit = _fit(model, x_train, target, x_val, val_score, loss_fn, lr, fold_config,
-                               torch.Generator().manual_seed(run_seed))
-                fits.append((lr, fit, model))
+            fits = list(zip(config["lrs"], grid_fits[seed_index]))
             grid = [{"lr": lr, "epoch": fit.round, "val_score": sign * fit.score if fit.finite else None}
-                    for lr, fit, _ in fits]
-            winner = best_lr([(lr, fit) for lr, fit, _ in fits])
+                    for lr, fit in fits]
+            winner = best_lr(fits)
             fold_name = task.split.folds[fold_index] if task.split.is_kfold else None
             if winner is None:
                 raise ValueError(f"{task.file}: protocol '{spec.kind}'{f' fold {fold_name}' if fold_name else ''}: "
                                  f"the validation {spec.main_score} is undefined for every lr (no positives in the "
                                  f"validation split, or training diverged: try smaller 'lrs')")
-            lr, fit, model = fits[winner]
-            model.load_state_dict(fit.state)
-            model.eval()
-            with torch.no_grad():
-                preds[seed_index][test] = decode(model(x_test))
+            lr, fit = fits[winner]
+            preds[seed_index][test] = decode(predict(fit.state, x_test))
             runs.append({"seed": seed, "fold": fold_name, "lr": lr, "epoch": fit.round,
                          "val_score": sign * fit.score, "grid": grid})
     selected = {"metric": spec.main_score, "on": "validation", "runs": runs}
