@@ -8,6 +8,8 @@ whole shards, and the next run encodes just the clips that no shard holds yet. T
 embeddings. Several processes may use one cache at once: a temporary is removed only when its writer is dead (or it
 is over an hour old), and a shard that cannot be read is moved aside (`*.corrupt`) so its clips are encoded again.
 Frames are stored as float16 unless a shard's values exceed float16's range; then that shard keeps float32.
+Under `--layer all` (docs/scale.md) a shard holds pooled vectors per layer (`mean` and `std` [N, L, D]) and the
+frames of the last layer only, which the frame-level protocols read.
 """
 
 from __future__ import annotations
@@ -133,11 +135,13 @@ class EmbeddingCache:
         os.replace(tmp, path)
 
     def write_shard(self, keys: list[str], frames: list[np.ndarray]) -> Path:
-        """Store clips (frames [T, D] float32 each) as one new shard, atomically."""
-        mean = np.stack([f.mean(axis=0) for f in frames]).astype(np.float32)
-        std = np.stack([f.std(axis=0) for f in frames]).astype(np.float32)
+        """Store clips (frames [T, D] float32 each) as one new shard, atomically. Clips given as every layer's
+        frames [L, T, D] keep their pooled vectors per layer ([L, D]) and the frames of the last layer only."""
+        mean = np.stack([f.mean(axis=-2) for f in frames]).astype(np.float32)
+        std = np.stack([f.std(axis=-2) for f in frames]).astype(np.float32)
         if not np.isfinite(std).all():  # squares of frames beyond ~1e19 overflow float32: redo in float64
-            std = np.stack([f.astype(np.float64).std(axis=0) for f in frames]).astype(np.float32)
+            std = np.stack([f.astype(np.float64).std(axis=-2) for f in frames]).astype(np.float32)
+        frames = [f[-1] if f.ndim == 3 else f for f in frames]
         lengths = np.array([len(f) for f in frames], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         stacked = np.concatenate(frames)
@@ -180,8 +184,9 @@ class EmbeddingCache:
         return self._shards[path]
 
     def pooled(self, keys: list[str], pooling: str = "mean") -> np.ndarray:
-        """[N, D] (mean) or [N, 2D] (meanstd) pooled embeddings for `keys`, float32. Filled shard by shard into
-        one preallocated array, so memory is the result plus one shard's vectors (scripts/bench_memory.py)."""
+        """[N, D] (mean) or [N, 2D] (meanstd) pooled embeddings for `keys`, float32 ([N, L, D] or [N, L, 2D] in a
+        cache of every layer). Filled shard by shard into one preallocated array, so memory is the result plus one
+        shard's vectors (scripts/bench_memory.py)."""
         by_shard: dict[Path, tuple[list[int], list[int]]] = {}
         for position, key in enumerate(keys):
             if key not in self._index:
@@ -198,9 +203,9 @@ class EmbeddingCache:
             arrays = self._shards[path] if path in self._shards else self._load_arrays(path, names)
             vectors = arrays["mean"][rows]
             if pooling == "meanstd":
-                vectors = np.concatenate([vectors, arrays["std"][rows]], axis=1)
+                vectors = np.concatenate([vectors, arrays["std"][rows]], axis=-1)
             if out is None:
-                out = np.empty((len(keys), vectors.shape[1]), dtype=np.float32)
+                out = np.empty((len(keys), *vectors.shape[1:]), dtype=np.float32)
             out[positions] = vectors
         return out
 

@@ -78,19 +78,25 @@ def encoder_key(encoder: Encoder, layer: str) -> tuple[str, dict[str, Any]]:
 
 
 def select_layer(encoder: Encoder, out: Any, layer: str):
-    """The [B, T, D] tensor for a layer choice: 'last', 'mean' (of all hidden states) or an index."""
+    """The [B, T, D] tensor for a layer choice: 'last', 'mean' (of all hidden states) or an index; for 'all', every
+    hidden state as [B, L, T, D] (input embedding first, as the encoder lists them)."""
     import torch
 
     if layer == "last":
         return out.frames
     if not out.hidden_states:
         raise ValueError(f"encoder '{encoder.name}' exposes no hidden states; use --layer last")
-    if layer == "mean":
-        return torch.stack(list(out.hidden_states)).mean(dim=0)
+    if layer in ("mean", "all"):
+        shapes = {tuple(h.shape) for h in out.hidden_states}
+        if len(shapes) > 1:
+            raise EncoderOutputError(f"--layer {layer} needs hidden states of one shape, got "
+                                     f"{sorted(list(s) for s in shapes)}")
+        stacked = torch.stack(list(out.hidden_states), dim=1)
+        return stacked.mean(dim=1) if layer == "mean" else stacked
     try:
         return out.hidden_states[int(layer)]
     except (ValueError, IndexError) as err:
-        raise ValueError(f"--layer {layer!r}: expected 'last', 'mean' or an index into the "
+        raise ValueError(f"--layer {layer!r}: expected 'last', 'mean', 'all' or an index into the "
                          f"{len(out.hidden_states)} hidden states of '{encoder.name}'") from err
 
 
@@ -133,7 +139,8 @@ def to_device(array: np.ndarray, device: str):
 
 
 def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np.ndarray]:
-    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32).
+    """Encode 1-D waveforms padded into one batch; returns each row's valid frames [T, D] (float32), or [L, T, D]
+    under layer 'all'.
 
     Raises EncoderOutputError when the encoder breaks the contract (see `check_output`) or a valid frame of the
     chosen layer is NaN or infinite."""
@@ -144,12 +151,15 @@ def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np
         out = encoder.encode(to_device(waves, encoder.device), to_device(mask, encoder.device))
         check_output(encoder, out, len(rows))
         selected = select_layer(encoder, out, layer)
-        if not isinstance(selected, torch.Tensor) or selected.ndim != 3 or selected.shape[:2] != out.mask.shape:
-            raise EncoderOutputError(f"layer {layer!r} is {describe(selected)}; expected [B, T, D] with [B, T] = "
+        ndim = 4 if layer == "all" else 3
+        if (not isinstance(selected, torch.Tensor) or selected.ndim != ndim
+                or (selected.shape[0], selected.shape[-2]) != tuple(out.mask.shape)):
+            shape = "[B, L, T, D]" if layer == "all" else "[B, T, D]"
+            raise EncoderOutputError(f"layer {layer!r} is {describe(selected)}; expected {shape} with [B, T] = "
                                      f"{list(out.mask.shape)} as in the mask")
         feats = selected.float().cpu().numpy()
         frame_mask = out.mask.cpu().numpy()
-    per_row = [feats[i][frame_mask[i]] for i in range(len(rows))]
+    per_row = [np.compress(frame_mask[i], feats[i], axis=-2) for i in range(len(rows))]
     for i, row in enumerate(per_row):
         if not np.isfinite(row).all():
             raise EncoderOutputError("valid frames contain NaN or infinite values (or values beyond float32's "
@@ -158,15 +168,17 @@ def encode_rows(encoder: Encoder, rows: list[np.ndarray], layer: str) -> list[np
 
 
 def stitch(per_row: list[np.ndarray], n_channels: int) -> np.ndarray:
-    """Rows of one clip (channel-major chunks) -> [T, D * n_channels]: chunks joined in time, channels in D."""
+    """Rows of one clip (channel-major chunks) -> [T, D * n_channels] ([L, T, D * n_channels] when each row holds
+    every layer): chunks joined in time, channels in D."""
     per_channel = len(per_row) // n_channels
-    channels = [np.concatenate(per_row[c * per_channel:(c + 1) * per_channel]) for c in range(n_channels)]
-    length = min(len(c) for c in channels)
-    return np.concatenate([c[:length] for c in channels], axis=1)
+    channels = [np.concatenate(per_row[c * per_channel:(c + 1) * per_channel], axis=-2) for c in range(n_channels)]
+    length = min(c.shape[-2] for c in channels)
+    return np.concatenate([c[..., :length, :] for c in channels], axis=-1)
 
 
 def encode_clip(encoder: Encoder, wave: np.ndarray, layer: str = "last") -> np.ndarray:
-    """Encode one [C, N] clip the way the harness does (chunked to the encoder's window): [T, D * C]."""
+    """Encode one [C, N] clip the way the harness does (chunked to the encoder's window): [T, D * C] ([L, T, D * C]
+    under layer 'all')."""
     return stitch(encode_rows(encoder, split_rows(wave, window_samples(encoder)), layer), len(wave))
 
 
@@ -282,7 +294,7 @@ def _encode_batch(encoder: Encoder, good: list[tuple[_Unit, np.ndarray]], cfg: E
     for unit, n_rows, n_channels in owners:
         frames = stitch(per_row[cursor:cursor + n_rows], n_channels)
         cursor += n_rows
-        if len(frames) == 0:
+        if frames.shape[-2] == 0:
             raise output_error(encoder, "its mask marks no valid frame for this clip", _where(unit.item))
         keys.append(unit.key)
         clips.append(frames)

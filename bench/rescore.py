@@ -12,21 +12,28 @@ from typing import Any
 import numpy as np
 
 
-def _protocol_rows(record: dict[str, Any], samples: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+def _protocol_rows(record: dict[str, Any], samples: list[dict[str, Any]], index: int,
+                   layer: int | None = None) -> list[dict[str, Any]]:
+    """The sample rows of protocol #index; for a protocol run per layer (`--layer all`, bench.layers), those of
+    `layer`, by default the layer its headline was chosen on."""
     protocols = record.get("protocols") or []
     if not 0 <= index < len(protocols):
         raise IndexError(f"result has {len(protocols)} protocol(s); no protocol #{index}")
     rows = [r for r in samples if r.get("protocol") == index]
     kind = protocols[index]["kind"]
+    if "layer_curve" in protocols[index]:
+        layer = protocols[index]["layer"] if layer is None else layer
+        rows = [r for r in rows if r.get("layer") == layer]
     if not rows:
-        raise ValueError(f"the samples hold no rows of protocol #{index} ('{kind}')")
+        where = f" of layer {layer}" if layer is not None else ""
+        raise ValueError(f"the samples hold no rows{where} of protocol #{index} ('{kind}')")
     if any(r.get("kind") != kind for r in rows):
         raise ValueError(f"samples of protocol #{index} are not of kind '{kind}': the samples file belongs to "
                          f"another result")
     return rows
 
 
-def _summary(record: dict[str, Any], index: int, rows: list[dict[str, Any]]):
+def _summary(record: dict[str, Any], index: int, rows: list[dict[str, Any]]) -> Any:
     from bench.scoring import score_samples
 
     proto = record["protocols"][index]
@@ -40,7 +47,8 @@ def _summary(record: dict[str, Any], index: int, rows: list[dict[str, Any]]):
 
 def rescore(result_json_path: str | Path) -> dict[str, Any]:
     """The result record with every protocol's per_seed, metrics, ci95, seed_sd and main_score recomputed from the
-    samples sidecar (checked against the record's sha256 first)."""
+    samples sidecar (checked against the record's sha256 first); under `--layer all`, each point of a protocol's
+    `layer_curve` (test value and ci95) too. Validation scores are selection records, not recomputed."""
     from bench.samples import file_sha256, read_samples, samples_path
 
     path = Path(result_json_path)
@@ -61,6 +69,9 @@ def rescore(result_json_path: str | Path) -> dict[str, Any]:
         proto.update(per_seed=summary.per_seed, metrics=summary.metrics, ci95=summary.ci95, seed_sd=summary.seed_sd,
                      interval=summary.interval)
         proto["main_score"] = {**proto["main_score"], "value": summary.metrics[main], "ci95": summary.ci95.get(main)}
+        for point in proto.get("layer_curve", []):
+            layer = _summary(record, index, _protocol_rows(record, samples, index, point["layer"]))
+            point["test"] = {"value": layer.metrics[main], "ci95": layer.ci95.get(main)}
     return out
 
 

@@ -117,20 +117,22 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
     kept = [(item, k) for item, k in zip(dataset.items, keys) if k in cache]
     items = [item for item, _ in kept]
     kept_keys = [k for _, k in kept]
+    pooled = cache.pooled(kept_keys, task.pooling)
+    layers = pooled if layer == "all" else None  # [N, L, D]: every layer (bench.layers); protocols get the last
     inp = ProtocolInput(
-        task=task, items=items, pooled=cache.pooled(kept_keys, task.pooling),
+        task=task, items=items, pooled=pooled if layers is None else layers[:, -1],
         frames=lambda i: cache.frames(kept_keys[i]), hop_ms=float(encoder.hop_ms), dataset_dir=dataset.root,
         seeds=list(seeds), encode_text=_text_side(encoder),
     )
+    from bench.layers import run_protocol, storage
     from bench.protocols.training import on_device
 
     protocols, protocol_s, sample_rows = [], 0.0, []
     for spec, fn in runnable:
         tick = time.perf_counter()
         with on_device(encoder.device):  # CUDA when the encoder is on it, else CPU
-            outcome = fn(inp, spec)
-        sample_rows.extend({"protocol": len(protocols), "kind": spec.kind, **row} for row in outcome.samples)
-        result = outcome.to_dict()
+            result, rows = run_protocol(fn, inp, spec, layers)
+        sample_rows.extend({"protocol": len(protocols), "kind": spec.kind, **row} for row in rows)
         result["spec_config"] = spec.config
         result["code_sha256"] = code[spec.kind]
         result["seconds"] = round(time.perf_counter() - tick, 3)
@@ -150,7 +152,8 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
         "env": environment(encoder.device, encoder.dtype),
         "timing": {"extract_s": round(stats.extract_s, 3), "forward_s": round(stats.forward_s, 3),
                    "protocol_s": round(protocol_s, 3), "audio_seconds_encoded": round(stats.audio_seconds, 2)},
-        "cache": {"key": key, "hit": stats.n_encoded == 0, "n_cached": stats.n_cached, "n_encoded": stats.n_encoded},
+        "cache": {"key": key, "hit": stats.n_encoded == 0, "n_cached": stats.n_cached, "n_encoded": stats.n_encoded,
+                  **(storage(layers, task.pooling) if layers is not None else {})},
     })
     from bench.samples import samples_path, write_samples
 

@@ -32,10 +32,10 @@ def prepare(inp: ProtocolInput, spec: ProtocolSpec) -> tuple[
                          f"{task.label_kind} labels; choose one of {', '.join(METRICS[task.label_kind])}")
     if not inp.seeds:
         raise ValueError(f"{task.file}: protocol '{spec.kind}' needs at least one seed")
-    if inp.pooled.ndim != 2 or len(inp.pooled) != len(inp.items):
+    if inp.pooled.ndim not in (2, 3) or len(inp.pooled) != len(inp.items):  # 3: [N, layers, D] (bench.layers)
         raise ValueError(f"{task.file}: pooled embeddings have shape {inp.pooled.shape}, expected "
-                         f"[{len(inp.items)} items, D]")
-    bad = np.flatnonzero(~np.isfinite(inp.pooled).all(1))
+                         f"[{len(inp.items)} items, D] (or [{len(inp.items)} items, layers, D] under --layer all)")
+    bad = np.flatnonzero(~np.isfinite(inp.pooled).reshape(len(inp.pooled), -1).all(1))
     if len(bad):
         raise ValueError(f"{task.file}: the pooled embedding of item '{item_id(task, inp.items[bad[0]], bad[0])}' "
                          f"has NaN or inf values ({len(bad)} items in all)")

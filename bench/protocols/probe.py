@@ -11,6 +11,9 @@ improved for `patience` epochs. The lr and the epoch checkpoint with the best va
 earlier epoch, the smaller lr; see bench.protocols.training) and only then is the test split predicted: nothing is
 chosen on test. For k-fold tasks each fold's test part is predicted by that fold's
 model, so every item is predicted once per seed, and the metrics are computed over all items.
+
+`weighted_layers: true` (under `--layer all`) is SUPERB's learnable weighted sum of layers, a labelled variant
+trained by bench.protocols.weighted.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 LINEAR_DEFAULTS: dict[str, Any] = {
     "lrs": [1e-3, 1e-2], "weight_decay": 1e-4, "batch_size": 64, "max_epochs": 100, "patience": 10, "n_boot": 1000,
+    "weighted_layers": False,
 }
 MLP_DEFAULTS: dict[str, Any] = {**LINEAR_DEFAULTS, "hidden": 512, "dropout": 0.1}
 
@@ -49,6 +53,10 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     from bench.metrics import METRICS
 
     config, labels, folds = prepare(inp, spec)
+    if config["weighted_layers"] or inp.pooled.ndim == 3:  # every layer at once: SUPERB's weighted sum
+        from bench.protocols.weighted import run_weighted
+
+        return run_weighted(inp, spec, config, labels, folds)
     task, kind = inp.task, inp.task.label_kind
     metric_fn = METRICS[kind][spec.main_score]
     sign = 1.0 if spec.higher_is_better else -1.0
