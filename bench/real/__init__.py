@@ -35,6 +35,7 @@ CONVERTERS: dict[str, str] = {
     "diarization_sample": "bench.real.small:convert_diarization_sample",
     "piano": "bench.real.small:convert_piano",
     "great_tit": "bench.real.small:convert_great_tit",
+    "fillets_speaker": "bench.real.fillets:convert",
 }
 
 # Bumped whenever a converter's output changes for the same installed packages (part of the folder name).
