@@ -350,3 +350,58 @@ def fake_fma_small(root: Path) -> Path:
     with (root / "fma_metadata" / "tracks.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows(header + rows)
     return root
+
+
+def fake_audiocaps(root: Path) -> Path:
+    """dataset/{train,val,test}.csv (audiocap_id, youtube_id, start_time, caption; five rows per val/test clip) and
+    the audio as users name it (<youtube_id>.wav, Y<youtube_id>.wav); one test clip has no audio (a gone video)."""
+    base = root / "dataset"
+    audiocap_id = 100
+    for part, n_clips, n_captions in (("train", 6, 1), ("val", 3, 5), ("test", 4, 5)):
+        rows = []
+        for i in range(n_clips):
+            youtube_id = f"{part}Vid{i:02d}x"
+            for k in range(n_captions):
+                audiocap_id += 1
+                rows.append([audiocap_id, youtube_id, 30, f"a {CLASSES[i % 3]} sound, version {k}"])
+            if not (part == "test" and i == n_clips - 1):
+                write_tone(root / "audio" / part / f"{'Y' if i % 2 else ''}{youtube_id}.wav", i % 3)
+        _csv(base / f"{part}.csv", ["audiocap_id", "youtube_id", "start_time", "caption"], rows)
+    return root
+
+
+def fake_commonvoice(root: Path) -> Path:
+    """cv-corpus-17.0-2024-03-15/en/: {train,dev,test}.tsv (tab-separated, Common Voice's columns) + clips/*.mp3."""
+    base = root / "cv-corpus-17.0-2024-03-15" / "en"
+    columns = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes", "age",
+               "gender", "accents", "variant", "locale", "segment"]
+    sentences = ("The dog barks at night.", "Rain falls on the roof.", "A siren wails in the street.")
+    for part, speakers in (("train", 3), ("dev", 1), ("test", 1)):
+        lines = ["\t".join(columns)]
+        for s in range(speakers):
+            for c, sentence in enumerate(sentences):
+                name = f"common_voice_en_{part}{s}{c}.mp3"
+                write_tone(base / "clips" / name, c, suffix_format="MP3")
+                lines.append("\t".join([f"{part}client{s}", name, f"sid{c}", sentence, "", "2", "0", "", "", "",
+                                        "", "en", ""]))
+        base.mkdir(parents=True, exist_ok=True)
+        (base / f"{part}.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def fake_iemocap(root: Path) -> Path:
+    """IEMOCAP_full_release/Session1..5/: dialog/EmoEvaluation/<dialog>.txt + sentences/wav/<dialog>/<turn>.wav;
+    4 turns per session labelled neu, ang, sad, exc (plus one 'xxx' turn without a majority)."""
+    base = root / "IEMOCAP_full_release"
+    for session in range(1, 6):
+        dialog = f"Ses0{session}F_impro01"
+        lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+        for t, emotion in enumerate(("neu", "ang", "sad", "exc", "xxx")):
+            turn = f"{dialog}_{'FM'[t % 2]}{t:03d}"
+            write_tone(base / f"Session{session}" / "sentences" / "wav" / dialog / f"{turn}.wav", t)
+            lines += [f"[{t * 2.0:.4f} - {t * 2.0 + 1.5:.4f}]\t{turn}\t{emotion}\t[2.5000, 2.5000, 2.5000]",
+                      f"C-E1:\t{emotion.capitalize()};\t()", ""]
+        folder = base / f"Session{session}" / "dialog" / "EmoEvaluation"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{dialog}.txt").write_text("\n".join(lines) + "\n")
+    return root

@@ -122,6 +122,30 @@ _INFOS = (
         "hear-preprocess hearsecrettasks/vox_lingua_top10.py (dev.zip, label = the audio file's folder; the 10 most "
         "frequent languages)"),
     DatasetInfo(
+        "audiocaps", "bench.prepare.maeb:prepare_audiocaps", "AudioCaps",
+        "https://github.com/cdjkim/audiocaps (dataset/train.csv, val.csv, test.csv; the audio is YouTube clips, "
+        "which you fetch yourself)", "captions: not checked in this session (see the repository's LICENSE); audio: "
+        "each YouTube video's terms", "the audio may not be redistributed (YouTube's terms)",
+        "C. D. Kim et al., AudioCaps: Generating Captions for Audios in The Wild, NAACL 2019",
+        "the repository's dataset/*.csv (columns audiocap_id, youtube_id, start_time, caption; 10 s from "
+        "start_time of each video); MAEB's AudioCaps retrieval tasks "
+        "(mteb/tasks/Audio) read Hugging Face copies of the test split"),
+    DatasetInfo(
+        "commonvoice", "bench.prepare.maeb:prepare_commonvoice", "Mozilla Common Voice (one or more languages)",
+        "https://commonvoice.mozilla.org/datasets (cv-corpus-<version>-<date>/<language>/)", "CC0 1.0",
+        "allowed (public domain dedication); do not try to identify speakers", "R. Ardila et al., Common Voice: A "
+        "Massively-Multilingual Speech Corpus, LREC 2020", "the release layout (<language>/{train,dev,test}.tsv, "
+        "tab-separated with a header holding client_id, path, sentence; audio clips/<path>), as MAEB's "
+        "CommonVoice17 tasks read the Hugging Face copy of release 17.0"),
+    DatasetInfo(
+        "iemocap", "bench.prepare.maeb:prepare_iemocap", "IEMOCAP (audio of the full release)",
+        "https://sail.usc.edu/iemocap/ (IEMOCAP_full_release, after signing its release form)",
+        "USC SAIL licence agreement (research use; release form required)", "no: obtain it from USC SAIL",
+        "C. Busso et al., IEMOCAP: Interactive emotional dyadic motion capture database, Language Resources and "
+        "Evaluation 42(4), 2008", "the release layout as common loaders read it, not checked against its README in "
+        "this session (Session<n>/dialog/EmoEvaluation/<dialog>.txt lines '[start - end]<TAB>turn<TAB>emotion<TAB>"
+        "[V, A, D]'; Session<n>/sentences/wav/<dialog>/<turn>.wav); label names as MAEB's IEMOCAPEmotion"),
+    DatasetInfo(
         "gtzan", "bench.prepare.music:prepare_gtzan", "GTZAN Genre Collection",
         "http://marsyas.info/downloads/datasets.html (genres.tar.gz)", "no licence stated (research use)",
         "unclear: the clips are copyrighted recordings", "G. Tzanetakis, P. Cook, Musical genre classification of "
