@@ -22,6 +22,10 @@ recomputed numbers equal the saved ones exactly. Row formats, per protocol kind:
   [edits, reference length]}} (bench.protocols.ctc_text).
 - generative: label = reference text(s); pred[s] = {"text": answer, "stats": {metric: per-item statistics}};
   "text_only" = the same for the text-only upper bound, when run.
+
+Under `--layer all` (bench.layers) the rows of a protocol run once per layer carry `layer` (the hidden state's
+index): bench.rescore scores the headline from the rows of the layer chosen on validation, and each point of the
+protocol's `layer_curve` from its own rows.
 """
 
 from __future__ import annotations

@@ -138,3 +138,56 @@ def test_weighted_layers_without_every_layer_names_the_fix(tmp_path, layered_tas
                        progress=False, check=False)[0]
     assert record["status"] == "error" and "weighted_layers: true needs every layer" in record["error"]
     assert "--layer all" in record["error"]
+
+
+def test_verification_curve_chooses_the_lowest_validation_eer_and_rescores(tmp_path):
+    from test_verification import _speakers, _task
+
+    from bench.layers import run_protocol
+    from bench.protocols.base import ProtocolInput
+    from bench.protocols.registry import protocol_function
+    from bench.rescore import rescore
+    from bench.samples import write_samples
+
+    items, emb = _speakers(tmp_path, noise=0.5)
+    rng = np.random.default_rng(1)
+    layers = np.stack([rng.standard_normal(emb.shape), emb, rng.standard_normal(emb.shape)], 1).astype(np.float32)
+    task = _task(tmp_path)
+    inp = ProtocolInput(task=task, items=items, pooled=layers[:, -1], frames=lambda i: None, hop_ms=20.0,
+                        dataset_dir=tmp_path, seeds=[0])
+    entry, rows = run_protocol(protocol_function("verification"), inp, task.protocols[0], layers)
+    curve = entry["layer_curve"]
+    assert entry["layer"] == INFORMATIVE == int(np.argmin([p["validation"] for p in curve]))
+    assert int(np.argmin([p["test"]["value"] for p in curve])) == INFORMATIVE and curve[1]["test"]["value"] < 0.2
+    assert {r["layer"] for r in rows} == {0, 1, 2} and entry["config"]["variant"] == "best_layer"
+    path = tmp_path / "enc" / "task.json"
+    path.parent.mkdir()
+    record = {"task": {"label_kind": "trials"}, "protocols": [entry]}
+    record["samples"] = write_samples(tmp_path / "enc" / "task.samples.jsonl.gz",
+                                      [{"protocol": 0, "kind": "verification", **r} for r in rows])
+    path.write_text(json.dumps(record))
+    again = rescore(path)["protocols"][0]
+    saved = json.loads(path.read_text())["protocols"][0]
+    assert json.dumps([again["main_score"], again["layer_curve"]], sort_keys=True) == \
+        json.dumps([saved["main_score"], saved["layer_curve"]], sort_keys=True)
+
+
+def test_other_protocols_run_on_the_last_layer_and_say_so():
+    from types import SimpleNamespace
+
+    from bench.layers import run_protocol
+    from bench.protocols.base import ProtocolInput, ProtocolResult
+
+    layers = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    inp = ProtocolInput(task=None, items=[{}, {}], pooled=layers[:, -1], frames=lambda i: None, hop_ms=20.0,
+                        dataset_dir=None, seeds=[0])
+    seen = []
+
+    def events(inp, spec):
+        seen.append(inp.pooled)
+        return ProtocolResult(kind="events", config={}, seeds=[0], per_seed=[], metrics={}, ci95={}, main_score={},
+                              samples=[{"id": "a"}])
+
+    entry, rows = run_protocol(events, inp, SimpleNamespace(kind="events", config={}), layers)
+    assert entry["layer"] == "last" and "layer_curve" not in entry and rows == [{"id": "a"}]
+    np.testing.assert_array_equal(seen[0], layers[:, -1])
