@@ -63,6 +63,18 @@ def stable_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def release_pages(array: np.ndarray) -> None:
+    """Drop the pages of a memory-mapped `array` (a view of one is fine) from this process's resident set: they stay
+    in the page cache (written ones included) and the next read maps them again, so a loop that reads or writes a
+    memory map chunk by chunk and releases it after each chunk holds one chunk in RSS, not the file. No-op for an
+    array in memory or where madvise is missing."""
+    import mmap
+
+    handle = getattr(array, "_mmap", None)  # numpy.memmap keeps its mmap.mmap here (and in views of it)
+    if handle is not None and hasattr(handle, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        handle.madvise(mmap.MADV_DONTNEED)
+
+
 def clip_key(audio_hash: str, channels: str, max_seconds: float | None) -> str:
     """Cache address of one clip under one preprocessing."""
     return stable_hash({"audio": audio_hash, "channels": channels, "max_seconds": max_seconds})[:32]
@@ -185,9 +197,12 @@ class EmbeddingCache:
 
     def pooled(self, keys: list[str], pooling: str = "mean") -> np.ndarray:
         """[N, D] (mean) or [N, 2D] (meanstd) pooled embeddings for `keys`, float32 ([N, L, D] or [N, L, 2D] in a
-        cache of every layer). Filled shard by shard into one preallocated array, so memory is the result plus one
-        shard's vectors (scripts/bench_memory.py)."""
+        cache of every layer), read-only and memory-mapped: the matrix is written once, shard by shard, to
+        `pooled/<hash of keys and pooling>.npy` in the cache (atomically; reused when present), and is read from
+        disk as it is used, so holding it costs no memory and streaming over it (`release_pages`) one chunk's
+        (scripts/bench_memory.py)."""
         by_shard: dict[Path, tuple[list[int], list[int]]] = {}
+        digest = hashlib.sha256(pooling.encode())
         for position, key in enumerate(keys):
             if key not in self._index:
                 raise KeyError(f"clip {key} is not in the embedding cache {self.dir}")
@@ -195,19 +210,40 @@ class EmbeddingCache:
             positions, rows = by_shard.setdefault(path, ([], []))
             positions.append(position)
             rows.append(row)
+            digest.update(b"\n" + key.encode())
         if not keys:
             return np.stack([])  # raises as before: there is nothing to pool
+        matrix = self.dir / "pooled" / f"{digest.hexdigest()[:32]}.npy"
+        if not matrix.exists():
+            self._write_pooled(matrix, by_shard, len(keys), pooling)
+        return np.load(matrix, mmap_mode="r")
+
+    def _write_pooled(self, matrix: Path, by_shard: dict[Path, tuple[list[int], list[int]]], n: int,
+                      pooling: str) -> None:
+        """Fill the `.npy` file of a pooled matrix shard by shard through a temporary memory map, renamed into
+        place; the pages written are released as it goes, so the writer holds one shard's vectors."""
+        matrix.parent.mkdir(exist_ok=True)
+        for temporary in matrix.parent.glob("*.tmp*"):
+            if is_stale_temporary(temporary):
+                temporary.unlink(missing_ok=True)
+        tmp = matrix.with_name(matrix.name + f".tmp{os.getpid()}")
         names = ("mean", "std") if pooling == "meanstd" else ("mean",)
-        out: np.ndarray | None = None
+        out: np.memmap | None = None
         for path, (positions, rows) in by_shard.items():
             arrays = self._shards[path] if path in self._shards else self._load_arrays(path, names)
             vectors = arrays["mean"][rows]
             if pooling == "meanstd":
                 vectors = np.concatenate([vectors, arrays["std"][rows]], axis=-1)
             if out is None:
-                out = np.empty((len(keys), *vectors.shape[1:]), dtype=np.float32)
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *vectors.shape[1:]))
             out[positions] = vectors
-        return out
+            release_pages(out)
+        assert out is not None  # keys is not empty
+        out.flush()
+        del out
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, matrix)
 
     def frames(self, key: str) -> np.ndarray:
         """[T, D] float32 frames of one clip."""

@@ -1,6 +1,8 @@
 """Peak memory of the post-extraction path against dataset size: a synthetic cache of N short clips, then the
-pooled matrix every protocol reads, kNN over it, and (optionally) every clip's frames as frame-level protocols read
-them. Each size runs in a fresh process; peak RSS is that process's ru_maxrss.
+pooled matrix every protocol reads (memory-mapped from the cache), the check of its values, kNN over it as run_knn
+does it (half the clips as gallery, 1000 queries), (optionally) every clip's frames as frame-level protocols read
+them, and last the float64 copy the probes train on. Each size runs in a fresh process; peak RSS is that
+process's ru_maxrss (resident file pages of a memory map count too).
 
     python scripts/bench_memory.py --sizes 10000 100000 [--dim 128] [--frames 5] [--with-frames]
 
@@ -25,7 +27,8 @@ def child(size: int, dim: int, frames: int, with_frames: bool, folder: Path) -> 
     import numpy as np
 
     from bench.cache import EmbeddingCache
-    from bench.protocols.knn import knn_predict
+    from bench.protocols.features import nonfinite_rows
+    from bench.protocols.knn import _rows, nearest, vote
 
     def peak_mib() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -42,15 +45,20 @@ def child(size: int, dim: int, frames: int, with_frames: bool, folder: Path) -> 
     cache = EmbeddingCache(folder, "synthetic")
     pooled = cache.pooled(keys, "mean")
     report.update(pooled_mib=round(pooled.nbytes / 2**20, 1), after_pooled_mib=peak_mib())
-    x = pooled.astype(np.float64)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    assert not len(nonfinite_rows(pooled))
+    report["after_check_mib"] = peak_mib()
     labels = rng.integers(0, 10, size)
     half = size // 2
-    knn_predict(x[:half], labels[:half], x[half:half + 1000], 10, 0.07, "multiclass", 10)
+    gallery, queries = np.arange(half), np.arange(half, min(size, half + 1000))
+    top, sims = nearest(_rows(pooled, gallery, True), len(gallery), _rows(pooled, queries, True), len(queries), 10,
+                        dim)
+    vote(top, sims, labels[gallery], 0.07, "multiclass", 10)
     report["after_knn_mib"] = peak_mib()
     if with_frames:
         total = sum(len(cache.frames(k)) for k in keys)
         report.update(frames_read=total, after_frames_mib=peak_mib())
+    x = pooled.astype(np.float64)  # what the probes train on: the whole matrix, proportional to the dataset
+    report.update(float64_copy_mib=round(x.nbytes / 2**20, 1), after_float64_copy_mib=peak_mib())
     report["seconds"] = round(time.perf_counter() - tick, 1)
     return report
 

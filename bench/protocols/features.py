@@ -27,3 +27,17 @@ def unit(x: np.ndarray) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def nonfinite_rows(x: np.ndarray, chunk_values: int = 1_000_000) -> np.ndarray:
+    """Indices of the rows of `x` [N, ...] holding a NaN or inf, checked about `chunk_values` values at a time (a
+    memory-mapped `x` is released after each chunk: bench.cache.release_pages), so the check holds one chunk."""
+    from bench.cache import release_pages
+
+    step = max(1, chunk_values // max(1, int(np.prod(x.shape[1:]))))
+    bad = []
+    for start in range(0, len(x), step):
+        part = np.asarray(x[start:start + step])
+        bad.append(start + np.flatnonzero(~np.isfinite(part).reshape(len(part), -1).all(1)))
+        release_pages(x)
+    return np.concatenate(bad) if bad else np.zeros(0, dtype=np.int64)

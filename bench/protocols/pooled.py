@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
+from bench.protocols.features import nonfinite_rows
 
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
@@ -35,7 +36,7 @@ def prepare(inp: ProtocolInput, spec: ProtocolSpec) -> tuple[
     if inp.pooled.ndim not in (2, 3) or len(inp.pooled) != len(inp.items):  # 3: [N, layers, D] (bench.layers)
         raise ValueError(f"{task.file}: pooled embeddings have shape {inp.pooled.shape}, expected "
                          f"[{len(inp.items)} items, D] (or [{len(inp.items)} items, layers, D] under --layer all)")
-    bad = np.flatnonzero(~np.isfinite(inp.pooled).reshape(len(inp.pooled), -1).all(1))
+    bad = nonfinite_rows(inp.pooled)  # chunk by chunk: the pooled matrix may be memory-mapped
     if len(bad):
         raise ValueError(f"{task.file}: the pooled embedding of item '{item_id(task, inp.items[bad[0]], bad[0])}' "
                          f"has NaN or inf values ({len(bad)} items in all)")
