@@ -136,6 +136,52 @@ def test_ctc_conv_head_reads_characters():
     items, frames = _clips()
     result, _, _ = _run(items, frames, head="conv", hidden=16, kernel=3)
     assert result.metrics["cer"] < 0.2
+    assert result.config["head"] == "conv" and result.config["variant"] == "conv"
+
+
+def test_ctc_bilstm_head_reads_characters_and_rescore_agrees():
+    from bench.leaderboard import protocol_label
+    from bench.scoring import score_samples
+
+    items, frames = _clips()
+    result, _, task = _run(items, frames, head="bilstm", hidden=16)
+    assert result.metrics["cer"] < 0.1 and result.metrics["wer"] < 0.3
+    assert result.config["head"] == "bilstm" and protocol_label(result.to_dict()) == "ctc[bilstm]"
+    again = score_samples("ctc", result.samples, task.label_kind, result.config, group_column=None,
+                          n_boot=result.config["n_boot"], seed=0)
+    assert again.metrics == result.metrics and again.ci95 == result.ci95 and again.per_seed == result.per_seed
+    # the same command twice gives the same transcripts
+    assert _run(items, frames, head="bilstm", hidden=16)[0].samples == result.samples
+
+
+def test_ctc_bilstm_head_reads_each_clip_to_its_own_length():
+    import torch
+
+    from bench.protocols.ctc import _batch, _Head
+
+    cfg = {"head": "bilstm", "hidden": 4}
+    head = _Head(3, 5, 2, cfg, torch.Generator().manual_seed(0))
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal((n, 3)) for n in (7, 3, 5)]
+    x, lengths = _batch(clips)
+    with torch.no_grad():
+        batched = head(x, lengths)
+        for k, clip in enumerate(clips):  # zero padding after a clip changes none of its outputs
+            alone = head(torch.from_numpy(clip)[None])[0]
+            assert batched.shape == (3, 14, 5) and alone.shape == (2 * len(clip), 5)
+            assert torch.allclose(batched[k, :len(alone)], alone, rtol=0, atol=1e-12)
+    again = _Head(3, 5, 2, cfg, torch.Generator().manual_seed(0))
+    assert all(np.array_equal(a, b) for a, b in zip(head.state(), again.state()))  # seeded: the same init
+
+
+def test_ctc_head_must_be_a_known_one():
+    from bench.protocols.registry import resolve_protocol_config
+
+    task = _task(head="gru")
+    with pytest.raises(ValueError, match=r"test\.yaml: protocol 'ctc': config 'head' is 'gru'; expected one of "
+                                         r"linear, conv, bilstm"):
+        resolve_protocol_config(task, task.protocols[0])
+    assert resolve_protocol_config(_task(), _task().protocols[0])["head"] == "linear"
 
 
 def test_ctc_names_an_item_without_transcript():

@@ -5,8 +5,10 @@ What an encoder knows of speech content, read in order (as SUPERB's PR and ASR t
   of `stack` = round(output_hop_ms / hop) consecutive frames are concatenated (the last group padded by repeating
   the last frame); where it is coarser, the head emits `upsample` = round(hop / output_hop_ms) outputs per frame, so
   that a 80 ms encoder can still say a character every 20 ms. Both, and the resulting output hop, are in `config`.
-- head (`head`): `linear`, a linear layer on standardised frames; or `conv`, one 1-D convolution (`hidden`
-  channels, `kernel` frames, ReLU) before it: the small labelled variant, in the spirit of SUPERB's light heads.
+- head (`head`): `linear`, a linear layer on standardised frames; or one small layer before it, the labelled
+  variants in the spirit of SUPERB's light heads: `conv`, one 1-D convolution (`hidden` channels, `kernel` frames,
+  ReLU), or `bilstm`, one bidirectional LSTM (`hidden` units per direction, each clip read to its own length).
+  A non-linear head is the result's `variant` (`ctc[conv]`, `ctc[bilstm]`), so tables never mix heads.
 - training: CTC loss (torch.nn.CTCLoss, blank 0, zero_infinity) with Adam in float64 on one thread, parameters
   snapped to a grid after every step (bench.protocols.training), `batch_size` clips per step. After every epoch the
   validation clips are decoded greedily and scored (CER for characters, PER for phonemes); the checkpoint and the
@@ -39,12 +41,12 @@ from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
 if TYPE_CHECKING:
     from bench.taskspec import ProtocolSpec
 
-HEADS = ("linear", "conv")
+HEADS = ("linear", "conv", "bilstm")
 
 DEFAULTS: dict[str, Any] = {
     "targets": "characters",  # or "phonemes" (a space-separated phoneme string in the label column)
     "head": "linear",
-    "hidden": 128,  # conv head: channels
+    "hidden": 128,  # conv head: channels; bilstm head: units per direction
     "kernel": 5,  # conv head: frames seen per output (odd)
     "output_hop_ms": 20.0,  # frames are stacked or outputs repeated to about this rate
     "lrs": [1e-3, 1e-2],
@@ -83,25 +85,41 @@ class _Head:
             return (torch.randn(*shape, generator=gen, dtype=torch.float64) / fan_in ** 0.5).requires_grad_()
 
         self.upsample, self.n_out = upsample, n_out
-        self.conv = None
+        self.conv = self.lstm = None
+        layer: list[Any] = []
         if cfg["head"] == "conv":
             if cfg["kernel"] % 2 != 1:
                 raise ValueError(f"ctc: config 'kernel' must be odd (got {cfg['kernel']})")
             self.conv = (init(cfg["hidden"], dim, cfg["kernel"], fan_in=dim * cfg["kernel"]),
                          torch.zeros(cfg["hidden"], dtype=torch.float64, requires_grad=True))
-            dim = cfg["hidden"]
+            layer, dim = list(self.conv), cfg["hidden"]
+        elif cfg["head"] == "bilstm":
+            with torch.random.fork_rng(devices=[]):  # its own init draws from the global generator: redone below
+                self.lstm = torch.nn.LSTM(dim, cfg["hidden"], batch_first=True, bidirectional=True,
+                                          dtype=torch.float64)
+            layer, dim = list(self.lstm.parameters()), 2 * cfg["hidden"]
+            with torch.no_grad():  # torch's LSTM init, U(-1/sqrt(hidden), 1/sqrt(hidden)), from `gen`
+                for p in layer:
+                    p.uniform_(-cfg["hidden"] ** -0.5, cfg["hidden"] ** -0.5, generator=gen)
         self.weight = init(dim, upsample * n_out, fan_in=dim)
         self.bias = torch.zeros(upsample * n_out, dtype=torch.float64, requires_grad=True)
-        self.params = [self.weight, self.bias, *(self.conv or ())]
+        self.params = [self.weight, self.bias, *layer]
         snap(self.params)
 
-    def __call__(self, x: Any) -> Any:
-        """[B, T, D] -> [B, T * upsample, V + 1] scores."""
+    def __call__(self, x: Any, lengths: Any = None) -> Any:
+        """[B, T, D] (clip b valid for its first lengths[b] frames; all T when None) -> [B, T * upsample, V + 1]."""
         import torch.nn.functional as F
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
         if self.conv is not None:
             w, b = self.conv
             x = F.relu(F.conv1d(x.transpose(1, 2), w, b, padding=w.shape[2] // 2)).transpose(1, 2)
+        elif self.lstm is not None:  # packed: the backward direction starts at each clip's own last frame
+            if lengths is not None:
+                packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                x = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+            else:
+                x = self.lstm(x)[0]
         out = x @ self.weight + self.bias
         return out.reshape(out.shape[0], out.shape[1] * self.upsample, self.n_out)
 
@@ -158,7 +176,7 @@ def _train(x_train: list[np.ndarray], y_train: list[list[int]], x_val: list[np.n
             for batch in torch.randperm(len(x_train), generator=gen).split(cfg["batch_size"]):
                 x, lengths = _batch([x_train[k] for k in batch])
                 targets = [y_train[k] for k in batch]
-                log_probs = head(x).log_softmax(-1).transpose(0, 1)
+                log_probs = head(x, lengths).log_softmax(-1).transpose(0, 1)
                 loss = ctc(log_probs, torch.tensor([t for ts in targets for t in ts], dtype=torch.long),
                            lengths * upsample, torch.tensor([len(ts) for ts in targets], dtype=torch.long))
                 opt.zero_grad()
@@ -226,7 +244,8 @@ def run_ctc(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                                                "pred": []})
                 row["pred"].append({"text": hyp, "stats": error_stats(refs[i], hyp, targets)})
     samples = list(rows.values())
-    config = {**cfg, "frame_hop_ms": inp.hop_ms, "stack": stack, "upsample": upsample,
+    variant = {} if cfg["head"] == "linear" else {"variant": cfg["head"]}
+    config = {**cfg, **variant, "frame_hop_ms": inp.hop_ms, "stack": stack, "upsample": upsample,
               "effective_output_hop_ms": inp.hop_ms * stack / upsample, "vocabulary": vocab}
     return scored_result(spec, inp, samples, config, list(inp.seeds),
                          n_samples={"test_items": len(samples), "vocabulary": len(vocab),
