@@ -120,7 +120,7 @@ class ProbeGrid:
                 m.lerp_(g, 1 - BETAS[0])
                 v.mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
                 size = (self.lrs / correction1).view(-1, *[1] * (p.dim() - 1))
-                p.sub_(size * (m / (v.sqrt() / correction2).add_(EPS)))
+                p.sub_(torch.div(m, v.sqrt().div_(correction2).add_(EPS)).mul_(size))
         snap(self.params)
 
     def _masks(self, batch: int, seed_rows: torch.Tensor) -> torch.Tensor | None:

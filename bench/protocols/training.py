@@ -58,7 +58,7 @@ def snap(params: Any) -> None:
 
     with torch.no_grad():
         for p in params:
-            p.copy_(torch.round(p / GRID) * GRID)
+            p.div_(GRID).round_().mul_(GRID)  # in place; the same values as round(p / GRID) * GRID
 
 
 def tie_key(score: float | None) -> float:
