@@ -225,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--accept-stale", action="store_true", help=ACCEPT_STALE_HELP)
     run.add_argument("--seeds", nargs="+", type=int, default=list(DEFAULT_SEEDS),
                      help=f"probe seeds (default {' '.join(map(str, DEFAULT_SEEDS))})")
-    run.add_argument("--layer", default="last", help="last (default), mean (of all hidden layers) or an index")
+    run.add_argument("--layer", default="last",
+                     help="last (default), mean (of all hidden layers), an index, or all: every layer in one pass "
+                          "(pooled protocols per layer with a layer curve, the headline layer chosen on validation; "
+                          "docs/scale.md). A run of another layer than the last is its own system: results under "
+                          "<out>/<encoder>@layer-<layer>/, a row of its own in tables")
     run.add_argument("--cache", help="embedding cache folder (default $BENCH_HOME/cache)")
     run.add_argument("--batch-seconds", type=float, default=DEFAULT_BATCH_SECONDS,
                      help=f"padded audio per batch, in seconds (default {DEFAULT_BATCH_SECONDS:g})")

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.results import record_label
+
 REGRESSION, IMPROVEMENT, NO_CHANGE = "regression", "improvement", "no change"
 
 
@@ -47,7 +49,7 @@ def _records(folder: Path) -> dict[tuple[str, str], tuple[dict[str, Any], Path]]
 
     out: dict[tuple[str, str], tuple[dict[str, Any], Path]] = {}
     for record in load_results(folder):
-        key = (record["encoder"]["name"], record["task"]["name"])
+        key = (record_label(record), record["task"]["name"])
         if key in out:
             raise NotComparable(f"{folder}: encoder '{key[0]}' has two results for task '{key[1]}' "
                                 f"({out[key][1]} and {record['_file']}); keep one")
@@ -143,7 +145,7 @@ def compare(baseline: str | Path, candidate: str | Path, tolerance: float = 0.0,
     refusal is a one-line reason naming the task that could not be compared."""
     comparisons, refused = [], []
     for (base_record, base_path), (cand_record, cand_path) in pair_results(Path(baseline), Path(candidate)):
-        task, encoder = base_record["task"]["name"], cand_record["encoder"]["name"]
+        task, encoder = base_record["task"]["name"], record_label(cand_record)
         try:
             if base_record["task"].get("version") != cand_record["task"].get("version"):
                 raise NotComparable(f"task versions differ (v{base_record['task'].get('version')} vs "

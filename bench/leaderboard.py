@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.leaderboard_guard import MixedResults, check_records, current_values, record_file, superseded
+from bench.results import record_label
 
 if TYPE_CHECKING:
     from bench.taskspec import TaskSpec
@@ -89,7 +90,7 @@ def long_rows(records: list[dict[str, Any]], stale: dict[str, set[str]] | None =
             main = proto["main_score"]
             ci = main.get("ci95") or [None, None]
             rows.append({
-                "encoder": record["encoder"]["name"], "task": record["task"]["name"],
+                "encoder": record_label(record), "task": record["task"]["name"],
                 "task_version": record["task"]["version"], "domain": record["task"]["domain"],
                 "protocol": protocol_label(proto), "primary": rank == 0, "metric": main["name"], "value": main["value"],
                 "ci95_low": ci[0], "ci95_high": ci[1], "higher_is_better": higher_is_better(main),

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bench.results import record_label
+
 if TYPE_CHECKING:
     from bench.taskspec import TaskSpec
 
@@ -104,7 +106,7 @@ def check_records(records: list[dict[str, Any]], accept_stale: bool = False,
     problems: list[str] = []
     stale: dict[str, set[str]] = {record_file(r): set() for r in records}
     for task, group in sorted(by_task.items()):
-        for encoder, same in sorted(_by_value(group, lambda r: r["encoder"]["name"]).items()):
+        for encoder, same in sorted(_by_value(group, record_label).items()):
             if len(same) > 1:
                 problems.append(f"{task}: encoder '{json.loads(encoder)}' has {len(same)} results "
                                 f"({', '.join(sorted(map(record_file, same)))}); keep one of them")

@@ -156,8 +156,9 @@ def task_replicates(records: list[dict[str, Any]], encoders: list[str], n_boot: 
     import numpy as np
 
     from bench.leaderboard import higher_is_better
+    from bench.results import record_label
 
-    by_encoder = {r["encoder"]["name"]: r for r in records}
+    by_encoder = {record_label(r): r for r in records}
     rng = np.random.default_rng(seed)
     out = np.empty((1 + n_boot, len(encoders)))
     scorers = {e: _scorer(by_encoder[e]) for e in encoders}

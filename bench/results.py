@@ -14,11 +14,25 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
-def result_path(out_dir: Path, encoder_name: str, task_name: str) -> Path:
-    """`<out>/<encoder>/<task>.json` (slashes in names become '__'; a name that could leave `out_dir` raises)."""
+def run_label(encoder_name: str, layer: str = "last") -> str:
+    """The name a run goes by in result folders, tables and comparisons: the encoder's name for the default layer,
+    else `<name>@layer-<layer>` (a `--layer all` or `--layer 3` run is a system of its own: it never overwrites,
+    nor shares a row with, the default run)."""
+    return encoder_name if str(layer) == "last" else f"{encoder_name}@layer-{layer}"
+
+
+def record_label(record: dict[str, Any]) -> str:
+    """`run_label` of a result record."""
+    return run_label(record["encoder"]["name"], record.get("layer", "last"))
+
+
+def result_path(out_dir: Path, encoder_name: str, task_name: str, layer: str = "last") -> Path:
+    """`<out>/<run label>/<task>.json` (see `run_label`; slashes in names become '__'; a name that could leave
+    `out_dir` raises)."""
     from bench.paths import safe_name
 
-    return Path(out_dir) / safe_name(encoder_name, "encoder name") / f"{safe_name(task_name, 'task name')}.json"
+    folder = safe_name(run_label(encoder_name, layer), "encoder name")
+    return Path(out_dir) / folder / f"{safe_name(task_name, 'task name')}.json"
 
 
 def error_path(path: Path) -> Path:

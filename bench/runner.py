@@ -63,7 +63,7 @@ def write_error_record(encoder: Encoder, task: TaskSpec, error: str, *, out: Pat
                           warnings=warnings, check=check)
     record["error"] = error
     record["protocols"] = []
-    path = result_path(out, encoder.name, task.name)
+    path = result_path(out, encoder.name, task.name, layer)
     if read_status(path) == "ok":
         logger.warning(f"[bench] {task.name}: the earlier result {path} is kept; this run's error is in "
                        f"{error_path(path)}")
@@ -94,7 +94,7 @@ def run_task(encoder: Encoder, task: TaskSpec, *, out: Path, seeds: list[int], l
 
     if dataset is None:
         dataset = load_dataset(task, seed=data_seed, progress=progress)
-    path = result_path(out, encoder.name, task.name)
+    path = result_path(out, encoder.name, task.name, layer)
     key, description = encoder_key(encoder, layer)
     want = reuse_inputs(cache_key=key, task=task, fingerprint=dataset.fingerprint, seeds=seeds, code=code,
                         on_bad_audio=on_bad_audio)

@@ -107,7 +107,7 @@ def test_layer_all_curve_headline_weighted_sum_rescore_and_reuse(tmp_path, layer
     assert all(len(run["layer_weights"]) == 3 for run in weighted["selected"]["runs"])
     assert weighted["main_score"]["value"] > 0.9
 
-    path = tmp_path / "res" / "toy-layers" / "test__tones.json"
+    path = tmp_path / "res" / "toy-layers@layer-all" / "test__tones.json"
     again = rescore(path)["protocols"]
     saved = json.loads(path.read_text())["protocols"]
     for key in ("per_seed", "metrics", "ci95", "main_score", "layer_curve"):
@@ -131,6 +131,25 @@ def test_compare_and_the_leaderboard_take_a_layer_all_result(tmp_path, layered_t
     assert all(c.delta == 0 for c in comparisons)
     long, _ = build([record])
     assert set(long["protocol"]) == {"linear[best_layer]", "knn[best_layer]", "linear[weighted_layers]"}
+    assert set(long["encoder"]) == {"toy-layers@layer-all"}
+
+
+def test_a_layer_all_run_and_the_default_run_keep_their_own_results(tmp_path, tone_dataset):
+    """`--layer all` writes under `<encoder>@layer-all`, so it neither overwrites the default run's result nor shares
+    its row (the leaderboard shows both, the guard sees two systems, not one encoder twice)."""
+    from bench.leaderboard import build
+    from bench.results import load_results
+
+    task = write_task(tmp_path / "tasks", tone_dataset, protocols=("linear",))
+    default = bench.run(ToyLayers(), tasks=[str(task)], out=tmp_path / "res", seeds=[0], progress=False,
+                        check=False)[0]
+    every = bench.run(ToyLayers(), tasks=[str(task)], out=tmp_path / "res", seeds=[0], layer="all", progress=False,
+                      check=False)[0]
+    assert default["status"] == every["status"] == "ok"
+    files = sorted(p.relative_to(tmp_path / "res").as_posix() for p in (tmp_path / "res").rglob("*.json"))
+    assert files == ["toy-layers/test__tones.json", "toy-layers@layer-all/test__tones.json"]
+    long, _ = build(load_results(tmp_path / "res"))
+    assert sorted(long["encoder"]) == ["toy-layers", "toy-layers@layer-all"]
 
 
 def test_weighted_layers_without_every_layer_names_the_fix(tmp_path, layered_task):

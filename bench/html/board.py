@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.aggregates import TaskInfo
+from bench.results import record_label
 
 
 @dataclass
@@ -106,7 +107,7 @@ def load_board(results_dir: Path, suite: str, accept_stale: bool = False, n_boot
     scores, aggregates = scores.loc[encoders], aggregates.loc[encoders]
     cells = {(row["encoder"], row["task"]): {"value": row["value"], "low": row["ci95_low"], "high": row["ci95_high"],
                                              "stale": bool(row["stale"])} for _, row in primary.iterrows()}
-    cards = {r["encoder"]["name"]: _card(r) for r in records}
+    cards = {record_label(r): _card(r) for r in records}
     complete = complete_tasks(scores)
     board = Board(chosen.name, chosen.description, tasks, encoders, scores, normalised_scores(scores, infos), cells,
                   cards, aggregates, chosen.aggregates, complete, any_stale=bool(primary["stale"].any()),
