@@ -8,6 +8,10 @@ bootstrap), on the CPU or a CUDA device.
 Features are Gaussian class blobs (60/20/20 split). Patience is set to the number of epochs, so every lr and seed
 trains all of them and the time is that of `--epochs` full epochs. On the CPU the protocol runs on one thread, as in
 `bench run`. Prints one JSON row: seconds, seconds per epoch, peak RSS (MiB) and, on CUDA, peak device memory.
+
+Where a full epoch takes too long (200k x 1280 on a small CPU), `--steps K` times the batched model itself on the
+same standardised float64 matrices: K optimiser steps and one validation pass, extrapolated to `--epochs` epochs of
+n_train / batch steps each (`extrapolated_seconds`; the bootstrap and test predictions are not in it).
 """
 
 from __future__ import annotations
@@ -40,6 +44,61 @@ def synthetic_input(n: int, dim: int, classes: int, seeds: list[int], protocol: 
                          dataset_dir=Path("."), seeds=seeds)
 
 
+def time_steps(args: argparse.Namespace) -> dict:
+    """Seconds per optimiser step and per validation pass of the batched grid on the full-size matrices."""
+    import numpy as np
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from bench.protocols.batched import ProbeGrid, predict
+    from bench.protocols.features import standardiser
+
+    inp = synthetic_input(args.n, args.dim, args.classes, args.seeds, {"kind": args.kind})
+    split = np.array([item["split"] for item in inp.items])
+    labels = np.array([int(item["label"][1:]) for item in inp.items])
+    train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "validation")
+    x_all = inp.pooled.astype(np.float64)  # as the protocol does
+    mean, std = standardiser(x_all[train])
+    x_train, x_val = (torch.from_numpy((x_all[part] - mean) / std).to(args.device) for part in (train, val))
+    batch = min(args.batch_size, max(4, len(train) // 8))
+    config = {"weight_decay": 1e-4, "batch_size": batch, "max_epochs": 1, "patience": 1, "hidden": 512,
+              "dropout": 0.1}
+    target = torch.from_numpy(labels[train]).to(args.device)
+    run_seeds = list(range(len(args.seeds)))
+
+    def score(out: torch.Tensor) -> float:
+        return float((out.argmax(1).cpu().numpy() == labels[val]).mean())
+
+    def sync() -> None:
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    with threadpool_limits(limits=1 if args.device == "cpu" else None):
+        grid = ProbeGrid(args.kind, args.dim, args.classes, config, args.lrs, run_seeds, args.device)
+        sync()
+        tick = time.perf_counter()
+        fits = grid.fit(x_train[:args.steps * batch], target[:args.steps * batch], x_val, score, "multiclass")
+        sync()
+        steps_and_pass = time.perf_counter() - tick
+        tick = time.perf_counter()
+        for seed_fits in fits:
+            for fit in seed_fits:
+                score(predict(fit.state, x_val))
+        sync()
+        one_pass = time.perf_counter() - tick
+    per_step = max(steps_and_pass - one_pass, 0.0) / args.steps
+    steps_per_epoch = -(-len(train) // batch)
+    row = {"n": args.n, "dim": args.dim, "classes": args.classes, "kind": args.kind, "device": args.device,
+           "members": len(args.lrs) * len(args.seeds), "batch_size": batch, "steps_timed": args.steps,
+           "seconds_per_step": round(per_step, 4), "seconds_per_validation_pass": round(one_pass, 2),
+           "steps_per_epoch": steps_per_epoch, "epochs": args.epochs,
+           "extrapolated_seconds": round(args.epochs * (steps_per_epoch * per_step + one_pass), 1),
+           "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if args.device.startswith("cuda"):
+        row["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000, help="items (all splits)")
@@ -51,7 +110,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N")
+    parser.add_argument("--steps", type=int, help="time this many steps and one validation pass, and extrapolate")
     args = parser.parse_args()
+    if args.steps:
+        print(json.dumps(time_steps(args)))
+        return
 
     from bench.protocols.probe import run_linear, run_mlp
     from bench.protocols.training import on_device

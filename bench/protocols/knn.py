@@ -85,6 +85,7 @@ def nearest(gallery: Callable[[int, int], np.ndarray], n_gallery: int, queries: 
             keep = np.argpartition(-candidate_sims, k - 1, axis=1)[:, :k]
             candidates, candidate_sims = (np.take_along_axis(a, keep, axis=1) for a in (candidates, candidate_sims))
         top, top_sims = candidates, candidate_sims
+        del chunk, neighbours  # before the next chunk is read: one chunk at a time
     return top, top_sims
 
 
