@@ -3,7 +3,8 @@
 #   1. `bench check` for every registered encoder on cuda in bfloat16 (each capped at CHECK_TIMEOUT s)
 #   2. harness / bare-forward throughput (scripts/bench_extract.py) for two encoders on cuda
 #   3. a 2-process nccl extraction with torchrun (skipped, and said so, with fewer than 2 GPUs)
-#   4. a linear probe on random 200k x 1280 features, 50 classes, 100 epochs, on cuda (and its wall time)
+#   4. a linear probe on random 200k x 1280 features, 50 classes, 100 epochs, on cuda (and its wall time), bare
+#      torch and through bench's protocol (scripts/bench_probe.py)
 #   5. GPU retrieval (scripts/bench_retrieval.py) and GPU kNN
 #
 #   scripts/gpu_check.sh [--dry-run] [OUTPUT.json]      (default: $OUT/gpu_check.json, else ./gpu_check.json)
@@ -27,7 +28,7 @@ steps=(
   "check: bench check <every registered encoder> --device cuda --dtype bfloat16 (timeout ${CHECK_TIMEOUT}s each)"
   "throughput: $PYTHON $HERE/bench_extract.py --encoders $ENCODERS --clips 400 --device cuda --repeats 3"
   "nccl: torchrun --standalone --nproc-per-node 2 -m bench.cli run --encoder mfcc --tasks builtin-quick/gender --device cuda"
-  "probe: linear probe, 200k x 1280 features, 50 classes, 100 epochs, batch 4096, on cuda"
+  "probe: linear probe, 200k x 1280 features, 50 classes, 100 epochs, batch 4096, on cuda (bare torch, then $PYTHON $HERE/bench_probe.py)"
   "retrieval: $PYTHON $HERE/bench_retrieval.py --n-gallery 100000 --n-queries 1000; kNN on cuda"
 )
 if (( DRY_RUN )); then
@@ -110,6 +111,9 @@ for device in ("cpu", "cuda"):
 json.dump(figures, open(f"{work}/protocols.json", "w"))
 EOF
 timeout 120 "$PYTHON" "$HERE/bench_retrieval.py" --n-gallery 100000 --n-queries 1000 > "$WORK/retrieval.log" 2>&1 || true
+# the same probe through bench's own protocol path (standardising, batched lr grid x seeds, bootstrap)
+timeout 180 "$PYTHON" "$HERE/bench_probe.py" --n 200000 --dim 1280 --classes 50 --epochs 100 --batch-size 4096 \
+  --device cuda > "$WORK/bench_probe.log" 2>&1 || echo "bench_probe failed or timed out" >> "$WORK/bench_probe.log"
 
 "$PYTHON" - "$WORK" "$OUTPUT" <<'EOF'
 import json, pathlib, sys
@@ -125,6 +129,7 @@ report = {
     "nccl_extraction": load("nccl.json"),
     "protocols": load("protocols.json"),
     "retrieval_log": (work / "retrieval.log").read_text()[-4000:] if (work / "retrieval.log").exists() else None,
+    "bench_probe_log": (work / "bench_probe.log").read_text()[-4000:] if (work / "bench_probe.log").exists() else None,
 }
 pathlib.Path(output).write_text(json.dumps(report, indent=1))
 print(f"gpu_check: wrote {output}")
