@@ -63,18 +63,6 @@ def stable_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def release_pages(array: np.ndarray) -> None:
-    """Drop the pages of a memory-mapped `array` (a view of one is fine) from this process's resident set: they stay
-    in the page cache (written ones included) and the next read maps them again, so a loop that reads or writes a
-    memory map chunk by chunk and releases it after each chunk holds one chunk in RSS, not the file. No-op for an
-    array in memory or where madvise is missing."""
-    import mmap
-
-    handle = getattr(array, "_mmap", None)  # numpy.memmap keeps its mmap.mmap here (and in views of it)
-    if handle is not None and hasattr(handle, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-        handle.madvise(mmap.MADV_DONTNEED)
-
-
 def clip_key(audio_hash: str, channels: str, max_seconds: float | None) -> str:
     """Cache address of one clip under one preprocessing."""
     return stable_hash({"audio": audio_hash, "channels": channels, "max_seconds": max_seconds})[:32]
@@ -222,6 +210,8 @@ class EmbeddingCache:
                       pooling: str) -> None:
         """Fill the `.npy` file of a pooled matrix shard by shard through a temporary memory map, renamed into
         place; the pages written are released as it goes, so the writer holds one shard's vectors."""
+        from bench.memmap import release_pages
+
         matrix.parent.mkdir(exist_ok=True)
         for temporary in matrix.parent.glob("*.tmp*"):
             if is_stale_temporary(temporary):

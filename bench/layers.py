@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.protocols.registry import PROTOCOLS
+
 if TYPE_CHECKING:
     from bench.protocols.base import ProtocolInput, ProtocolResult
     from bench.taskspec import ProtocolSpec
 
-PER_LAYER_KINDS = ("linear", "mlp", "knn", "verification")
+PER_LAYER_KINDS = tuple(kind for kind, info in PROTOCOLS.items() if info.per_layer)  # linear, mlp, knn, verification
 WEIGHTED_KINDS = ("linear", "mlp")
 TIE_RULE = ("highest validation main score (mean over seeds and folds) rounded to 9 decimals "
             "(bench.protocols.training.tie_key); the lower layer on a tie")

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cache import EmbeddingCache, release_pages
+from bench.cache import EmbeddingCache
+from bench.memmap import release_pages
 from bench.protocols import knn
 from bench.protocols.features import nonfinite_rows, unit
 

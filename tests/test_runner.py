@@ -82,13 +82,42 @@ def test_a_result_records_the_commit_its_run_started_from(tmp_path, tone_task, m
 def test_protocol_code_hash_follows_the_modules_a_protocol_imports():
     from bench.protocols.registry import protocol_code_sha256, protocol_modules
 
-    assert protocol_code_sha256("linear") == protocol_code_sha256("mlp")  # one module
+    assert set(protocol_modules("linear")) == set(protocol_modules("mlp"))  # one module (their entries differ)
     assert len({protocol_code_sha256(k) for k in ("linear", "knn", "verification", "generative")}) == 4
     linear = protocol_modules("linear")
     assert {"bench.protocols.probe", "bench.metrics", "bench.stats", "bench.protocols.features"} <= set(linear)
     # `from bench import textmetrics` counts bench.textmetrics, not the package (and with it the whole runner)
     generative = protocol_modules("generative")
     assert "bench.textmetrics" in generative and "bench" not in generative and "bench.runner" not in generative
+
+
+def test_a_protocol_code_hash_leaves_out_other_protocols_and_annotation_imports(monkeypatch):
+    """Editing or adding one protocol must not make every other protocol's results stale: a hash covers the
+    protocol's own module, its sample scorer, what they import at run time, and only its own registry entry."""
+    import dataclasses
+
+    from bench.protocols import registry
+
+    linear = set(registry.protocol_modules("linear"))
+    assert {"bench.protocols.pooled", "bench.protocols.training", "bench.scoring", "bench.layers"} <= linear
+    others = {"bench.protocols.diarization", "bench.protocols.ctc", "bench.protocols.ctc_text",
+              "bench.protocols.events", "bench.protocols.generative", "bench.protocols.verification",
+              "bench.textmetrics", "bench.cache"}
+    assert not linear & others
+    assert "bench.taskspec" not in linear  # imported under `if TYPE_CHECKING:` only
+    assert "bench.layers" not in registry.protocol_modules("ctc")  # the layer choice is for per-layer protocols
+    registry.protocol_code_sha256.cache_clear()
+    before = registry.protocol_code_sha256("linear")
+    ctc, linear_info = registry.PROTOCOLS["ctc"], registry.PROTOCOLS["linear"]
+    monkeypatch.setitem(registry.PROTOCOLS, "ctc", dataclasses.replace(ctc, metrics={**ctc.metrics, "x": False}))
+    registry.protocol_code_sha256.cache_clear()
+    assert registry.protocol_code_sha256("linear") == before  # another protocol's entry changed
+    monkeypatch.setitem(registry.PROTOCOLS, "linear", dataclasses.replace(linear_info, ranges={}))
+    registry.protocol_code_sha256.cache_clear()
+    assert registry.protocol_code_sha256("linear") != before  # its own entry changed
+    monkeypatch.undo()
+    registry.protocol_code_sha256.cache_clear()
+    assert registry.protocol_code_sha256("linear") == before
 
 
 def test_leaderboard_tables_and_version_guard(tmp_path, tone_task, tone_dataset):

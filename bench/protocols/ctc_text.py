@@ -15,8 +15,12 @@ Error statistics per item are [edits, reference length] from jiwer, summed over 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bench.scoring import MetricTable
 
 TARGETS = ("characters", "phonemes")
 BLANK = 0
@@ -82,3 +86,15 @@ def corpus_rate(y_true: np.ndarray, stats: np.ndarray, weights: np.ndarray | Non
         return np.divide(sums[:, 0], sums[:, 1], out=np.full(len(sums), np.nan), where=sums[:, 1] != 0)
 
     return summed_metric(ratio)(y_true, stats, weights)
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """cer and wer (characters) or per (phonemes): corpus rates from per-item [edits, reference length] per seed."""
+    from bench.scoring import metric_table
+
+    idx = np.arange(len(rows))
+    seeds = range(len(rows[0]["pred"]))
+    return {name: metric_table(corpus_rate, np.zeros(len(rows)),
+                               [np.asarray([r["pred"][s]["stats"][name] for r in rows], dtype=np.float64).reshape(-1, 2)
+                                for s in seeds], idx, upper=None)
+            for name in rows[0]["pred"][0]["stats"]}

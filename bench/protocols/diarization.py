@@ -37,6 +37,7 @@ from bench.protocols.labels import item_id
 if TYPE_CHECKING:
     from pyannote.core import Annotation
 
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 _THRESHOLDS = [round(float(t), 2) for t in np.arange(0.05, 1.501, 0.05)]  # cosine distances
@@ -338,3 +339,34 @@ def run_counting(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                          "pred": [_n_clusters(cut_tree(tree, n, threshold))]})
     return scored_result(spec, inp, rows, cfg, inp.seeds[:1], n_samples={"test": len(rows), "validation": n_val},
                          selected={"threshold": chosen if len(chosen) > 1 else chosen[0]})
+
+
+def diarization_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """DER, JER and speaker confusion (at the chosen threshold and at the oracle count), count accuracy and MAE."""
+    from bench.metrics import accuracy, mae
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    stats = per_seed_values(rows, lambda p: p["stats"])
+    table = np.asarray(stats[0], dtype=np.float64)
+    out = {name: metric_table(ratio(num, den), table, [np.asarray(s, dtype=np.float64) for s in stats], idx, upper=up)
+           for name, (num, den, up) in {"der": (0, 1, None), "jer": (3, 4, 1.0), "speaker_confusion": (2, 1, 1.0),
+                                        "der_oracle": (5, 6, None), "jer_oracle": (8, 9, 1.0),
+                                        "speaker_confusion_oracle": (7, 6, 1.0)}.items()}
+    y = np.asarray([r["label"] for r in rows], dtype=np.float64)
+    counts = [np.asarray(c, dtype=np.float64) for c in per_seed_values(rows, lambda p: p["count"])]
+    out["count_accuracy"] = metric_table(accuracy, y, counts, idx, proportion=True)
+    out["count_mae"] = metric_table(mae, y, counts, idx, upper=None)
+    return out
+
+
+def counting_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """Speaker-count accuracy and MAE per test clip."""
+    from bench.metrics import accuracy, mae
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    y = np.asarray([r["label"] for r in rows], dtype=np.float64)
+    counts = [np.asarray(c, dtype=np.float64) for c in per_seed_values(rows)]
+    return {"accuracy": metric_table(accuracy, y, counts, idx, proportion=True),
+            "mae": metric_table(mae, y, counts, idx, upper=None)}

@@ -26,6 +26,7 @@ from bench.protocols.labels import item_id
 from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, snap
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 Event = tuple[float, float, int]  # onset_s, offset_s, class index
@@ -289,3 +290,12 @@ def run_events(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                                                        for r in samples),
                                     "classes": len(classes)},
                          selected={"per_seed": selected})
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """Onset and segment precision, recall and F1 from each clip's [TP, FP, FN] counts."""
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    counts = [np.asarray(c, dtype=np.float64).reshape(-1, 6) for c in per_seed_values(rows, lambda p: p["counts"])]
+    return {name: metric_table(fn, counts[0], counts, idx) for name, fn in METRICS.items()}

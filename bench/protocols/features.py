@@ -31,8 +31,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def nonfinite_rows(x: np.ndarray, chunk_values: int = 1_000_000) -> np.ndarray:
     """Indices of the rows of `x` [N, ...] holding a NaN or inf, checked about `chunk_values` values at a time (a
-    memory-mapped `x` is released after each chunk: bench.cache.release_pages), so the check holds one chunk."""
-    from bench.cache import release_pages
+    memory-mapped `x` is released after each chunk: bench.memmap.release_pages), so the check holds one chunk."""
+    from bench.memmap import release_pages
 
     step = max(1, chunk_values // max(1, int(np.prod(x.shape[1:]))))
     bad = []

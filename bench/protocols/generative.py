@@ -42,6 +42,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result, single_threaded
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec, TaskSpec
 
 TIERS: dict[str, dict[str, Any]] = {
@@ -281,3 +282,24 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
             row["text_only"] = {"text": upper[i], "stats": {n: upper_stats[n][k].tolist() for n in names}}
         rows.append(row)
     return scored_result(spec, inp, rows, record, seeds, n_samples=n_samples, selected=selected)
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """The label kind's metrics (and the text-only bound's) from per-item statistics, as corpus rates."""
+    from bench.scoring import metric_table
+    from bench.textmetrics import corpus_metric
+
+    idx = np.arange(len(rows))
+    bounds = {"accuracy": 1.0, "unparseable_rate": 1.0, "bleu": 100.0, "wer": None, "cer": None,
+              "semantic_sim": None}
+    out = {}
+    for prefix, get in (("", lambda r, s: r["pred"][s]), ("text_only_", lambda r, s: r["text_only"])):
+        if prefix and "text_only" not in rows[0]:
+            continue
+        n_seeds = len(rows[0]["pred"]) if not prefix else 1
+        for name in get(rows[0], 0)["stats"]:
+            stats = [np.asarray([get(r, s)["stats"][name] for r in rows], dtype=np.float64) for s in range(n_seeds)]
+            out[prefix + name] = metric_table(corpus_metric(name), np.zeros(len(rows)), stats, idx,
+                                              proportion=name in ("accuracy", "unparseable_rate"), upper=bounds[name],
+                                              per_seed=not prefix)
+    return out

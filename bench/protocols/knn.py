@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.cache import release_pages
+from bench.memmap import release_pages
 from bench.protocols.base import ProtocolInput, ProtocolResult
 from bench.protocols.features import unit
 from bench.protocols.pooled import finish, prepare
@@ -51,7 +51,7 @@ def _neighbours_on(device: str, gallery: np.ndarray):
 
 def _rows(x: np.ndarray, index: np.ndarray | None, normalise: bool) -> Callable[[int, int], np.ndarray]:
     """`(start, stop) -> rows` of `x` (all rows, or those of `index`), L2-normalised in float64 when `normalise`;
-    the pages of a memory-mapped `x` are released after each read (bench.cache.release_pages)."""
+    the pages of a memory-mapped `x` are released after each read (bench.memmap.release_pages)."""
     def read(start: int, stop: int) -> np.ndarray:
         rows = np.asarray(x[start:stop] if index is None else x[index[start:stop]])
         release_pages(x)

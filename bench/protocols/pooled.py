@@ -11,6 +11,7 @@ from bench.protocols.base import ProtocolInput, ProtocolResult, scored_result
 from bench.protocols.features import nonfinite_rows
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 KFOLD_N_SAMPLES = "train and validation: mean per fold; test: total over folds (each item is tested once)"
@@ -70,3 +71,16 @@ def finish(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any], label
                      "validation": round(float(np.mean([len(f[1]) for f in folds]))), "test": len(tested)}
         config = {**config, "folds": len(folds), "n_samples": KFOLD_N_SAMPLES}
     return scored_result(spec, inp, rows, config, list(seeds), n_samples=n_samples, selected=selected)
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """linear, mlp and knn: the metrics of the label kind (bench.metrics.METRICS)."""
+    from bench.metrics import METRICS
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    y = [r["label"] for r in rows]
+    preds = per_seed_values(rows)
+    bounds = {"accuracy": 1.0, "macro_f1": 1.0, "map": 1.0, "mae": None, "r2": None}
+    return {name: metric_table(fn, y, preds, idx, proportion=name == "accuracy", upper=bounds[name])
+            for name, fn in METRICS[label_kind].items()}

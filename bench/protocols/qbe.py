@@ -20,6 +20,7 @@ from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -111,3 +112,14 @@ def run_qbe(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
              "pred": [p[k] for p in dtw_lists]} for k, i in enumerate(y_test.tolist())]
     return scored_result(spec, inp, rows, {**cfg, "dtw_stride_frames": stride}, list(inp.seeds),
                          n_samples={"test": len(rows), "classes": len(classes), "dtw_templates": n_templates})
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """Accuracy of the pooled match and of the DTW match per test query."""
+    from bench.metrics import accuracy
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    y = [r["label"] for r in rows]
+    return {"accuracy": metric_table(accuracy, y, [[r["pooled"] for r in rows]], idx, proportion=True),
+            "accuracy_dtw": metric_table(accuracy, y, per_seed_values(rows), idx, proportion=True)}

@@ -35,6 +35,8 @@ class ProtocolInfo:
     """One protocol.
 
     target: "module:function" implementing it.
+    tables: "module:function" scoring its per-item sample rows (bench.scoring.tables_for; it lives with the
+        protocol, so that the protocol's code hash covers it).
     defaults: its config defaults: a dict, a "module:CONSTANT" naming one, or a tuple of such names merged in order.
     metrics: metric name -> higher is better; a name ending in "*" stands for every metric with that prefix
         (e.g. "min_dcf_*": one metric per configured prior).
@@ -45,16 +47,20 @@ class ProtocolInfo:
     ranges: config key -> allowed range of its value(s), which also fixes its type: ">0" (positive), ">=0"
         (non-negative), "[0,1)", or "text" (a non-empty string); every element of a list, which may not be empty.
         A None value passes when the key's type allows None.
+    per_layer: under `--layer all` it runs once per layer and the headline layer is chosen on validation
+        (bench.layers); the others run on the last layer.
     """
 
     kind: str
     target: str
+    tables: str
     defaults: dict[str, Any] | str | tuple[str, ...]
     metrics: dict[str, bool]
     choices: dict[str, tuple | str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     label_kinds: tuple[str, ...] = ()
     ranges: dict[str, str] = field(default_factory=dict)
+    per_layer: bool = False
 
 
 _DIARIZATION_CHOICES = {"centre": ("train", "none")}
@@ -70,49 +76,61 @@ _GENERATIVE_RANGES = {
 _ENCODER_TEXT_TYPES = {"class_column": "str|None"}
 
 PROTOCOLS: dict[str, ProtocolInfo] = {info.kind: info for info in (
-    ProtocolInfo("linear", "bench.protocols.probe:run_linear", "bench.protocols.probe:LINEAR_DEFAULTS",
-                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_PROBE_RANGES),
-    ProtocolInfo("mlp", "bench.protocols.probe:run_mlp", "bench.protocols.probe:MLP_DEFAULTS",
-                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_MLP_RANGES),
-    ProtocolInfo("knn", "bench.protocols.knn:run_knn", "bench.protocols.knn:KNN_DEFAULTS",
+    ProtocolInfo("linear", "bench.protocols.probe:run_linear",
+                 "bench.protocols.pooled:sample_tables", "bench.protocols.probe:LINEAR_DEFAULTS",
+                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_PROBE_RANGES, per_layer=True),
+    ProtocolInfo("mlp", "bench.protocols.probe:run_mlp",
+                 "bench.protocols.pooled:sample_tables", "bench.protocols.probe:MLP_DEFAULTS",
+                 _POOLED_METRICS, label_kinds=_POOLED_LABELS, ranges=_MLP_RANGES, per_layer=True),
+    ProtocolInfo("knn", "bench.protocols.knn:run_knn",
+                 "bench.protocols.pooled:sample_tables", "bench.protocols.knn:KNN_DEFAULTS",
                  _POOLED_METRICS, label_kinds=_POOLED_LABELS,
-                 ranges={"k": ">0", "temperature": ">0", "n_boot": ">0"}),
+                 ranges={"k": ">0", "temperature": ">0", "n_boot": ">0"}, per_layer=True),
     ProtocolInfo("verification", "bench.protocols.verification:run_verification",
+                 "bench.protocols.verification:sample_tables",
                  "bench.protocols.verification:DEFAULTS",
                  {"eer": False, "min_dcf_0.01": False, "min_dcf_0.05": False, "min_dcf_*": False},
                  choices={"score_norm": "bench.protocols.verification:SCORE_NORMS"},
-                 types={"cohort_top_k": "int|None"}),
+                 types={"cohort_top_k": "int|None"}, per_layer=True),
     ProtocolInfo("diarization", "bench.protocols.diarization:run_diarization",
+                 "bench.protocols.diarization:diarization_tables",
                  "bench.protocols.diarization:DIARIZATION_DEFAULTS",
                  {"der": False, "jer": False, "speaker_confusion": False, "der_oracle": False, "jer_oracle": False,
                   "speaker_confusion_oracle": False, "count_accuracy": True, "count_mae": False},
                  choices=_DIARIZATION_CHOICES, label_kinds=("segments",)),
     ProtocolInfo("counting", "bench.protocols.diarization:run_counting",
+                 "bench.protocols.diarization:counting_tables",
                  "bench.protocols.diarization:COUNTING_DEFAULTS", {"accuracy": True, "mae": False},
                  choices=_DIARIZATION_CHOICES, label_kinds=("multiclass", "regression")),
-    ProtocolInfo("qbe", "bench.protocols.qbe:run_qbe", "bench.protocols.qbe:DEFAULTS",
+    ProtocolInfo("qbe", "bench.protocols.qbe:run_qbe",
+                 "bench.protocols.qbe:sample_tables", "bench.protocols.qbe:DEFAULTS",
                  {"accuracy": True, "accuracy_dtw": True},
                  choices={"pooled_match": "bench.protocols.qbe:POOLED_MATCHES"},
                  types={"templates_per_class": "int|None"}, label_kinds=("multiclass",)),
-    ProtocolInfo("zeroshot", "bench.protocols.zeroshot:run_zeroshot", "bench.protocols.zeroshot:DEFAULTS",
+    ProtocolInfo("zeroshot", "bench.protocols.zeroshot:run_zeroshot",
+                 "bench.protocols.zeroshot:sample_tables", "bench.protocols.zeroshot:DEFAULTS",
                  {"accuracy": True, "accuracy_heldout": True, "accuracy_all": True},
                  choices={"text_side": "bench.protocols.contrastive:TEXT_SIDES"},
                  types={**_ENCODER_TEXT_TYPES, "text_column": "str|None", "heldout_classes": "list|None"},
                  ranges=_CONTRASTIVE_RANGES),
-    ProtocolInfo("retrieval", "bench.protocols.retrieval:run_retrieval", "bench.protocols.retrieval:DEFAULTS",
+    ProtocolInfo("retrieval", "bench.protocols.retrieval:run_retrieval",
+                 "bench.protocols.retrieval:sample_tables", "bench.protocols.retrieval:DEFAULTS",
                  {**_RETRIEVAL_METRICS, "a2a_map@10": True, "a2a_r@1": True},
                  choices={"text_side": "bench.protocols.contrastive:TEXT_SIDES", "backend": "bench.search:BACKENDS"},
                  types=_ENCODER_TEXT_TYPES, label_kinds=("captions",), ranges=_CONTRASTIVE_RANGES),
-    ProtocolInfo("events", "bench.protocols.events:run_events", "bench.protocols.events:DEFAULTS",
+    ProtocolInfo("events", "bench.protocols.events:run_events",
+                 "bench.protocols.events:sample_tables", "bench.protocols.events:DEFAULTS",
                  {"onset_f1": True, "onset_precision": True, "onset_recall": True, "segment_f1": True},
                  types={"classes": "list|None"}, label_kinds=("events",), ranges=_PROBE_RANGES),
     ProtocolInfo("generative", "bench.protocols.generative:run_generative",
+                 "bench.protocols.generative:sample_tables",
                  ("bench.protocols.generative:NUMERIC_DEFAULTS", "bench.protocols.generative:OTHER_DEFAULTS"),
                  {**_GENERATIVE_METRICS, **{f"text_only_{m}": up for m, up in _GENERATIVE_METRICS.items()}},
                  choices={"tier": "bench.protocols.generative:TIERS", "projector": ("mlp", "linear")},
                  types={"prompt": "str|None", "max_new_tokens": "int|None", "text_only": "str|None"},
                  label_kinds=("multiclass", "transcripts", "captions"), ranges=_GENERATIVE_RANGES),
-    ProtocolInfo("ctc", "bench.protocols.ctc:run_ctc", "bench.protocols.ctc:DEFAULTS",
+    ProtocolInfo("ctc", "bench.protocols.ctc:run_ctc",
+                 "bench.protocols.ctc_text:sample_tables", "bench.protocols.ctc:DEFAULTS",
                  {"cer": False, "wer": False, "per": False},
                  choices={"targets": "bench.protocols.ctc_text:TARGETS", "head": "bench.protocols.ctc:HEADS"},
                  label_kinds=("transcripts",),
@@ -126,6 +144,11 @@ def _resolve(target: str) -> Any:
 
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def sample_scorer(kind: str) -> Callable[[list[dict], str, dict], dict]:
+    """The function that turns a protocol kind's sample rows into metric tables (see bench.scoring)."""
+    return _resolve(PROTOCOLS[kind].tables)
 
 
 def protocol_function(kind: str) -> Callable[[ProtocolInput, ProtocolSpec], ProtocolResult] | None:
@@ -298,15 +321,52 @@ def _module_source(name: str) -> str | None:
     return Path(spec.origin).read_text() if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
+def _bench_imports(nodes: list) -> list[str]:
+    """Modules of `bench` that `nodes` (AST statements) import at run time, as candidates: for `from bench.x import
+    name`, `bench.x.name` when that is a module, else `bench.x`. Imports under `if TYPE_CHECKING:` are left out
+    (annotations only: they run no code)."""
+    import ast
+
+    found: list[str] = []
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "bench":
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.append(sub if _module_source(sub) is not None else node.module)
+        elif isinstance(node, ast.Import):
+            found.extend(a.name for a in node.names if a.name.split(".")[0] == "bench")
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _registry_part(kind: str, source: str) -> tuple[str, list[str]]:
+    """What of this module a protocol's numbers depend on: its functions and classes (config resolution) and the
+    protocol's own entry, not the other protocols' entries (so adding or changing one protocol leaves the others'
+    hashes alone); with the modules those import."""
+    import ast
+
+    tree = ast.parse(source)
+    code = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    text = "\n".join(ast.get_source_segment(source, n) or "" for n in code) + "\n" + repr(PROTOCOLS[kind])
+    return text, _bench_imports(code)
+
+
 def protocol_modules(kind: str) -> dict[str, str]:
-    """{module name: source} of a protocol's module and every `bench` module it imports, transitively.
+    """{module name: source} of the code that makes a protocol's numbers: its module, its sample scorer's module,
+    `bench.layers` for a per-layer protocol (the layer choice under `--layer all`), and every `bench` module they
+    import at run time,
+    transitively (`if TYPE_CHECKING:` imports left out). This module counts only by its functions and the
+    protocol's own entry (see `_registry_part`)."""
+    import ast
 
-    `from bench.x import name` counts module `bench.x`, or `bench.x.name` when that is a module itself.
-    """
-    import re
-
-    pattern = re.compile(r"^\s*(?:from\s+(bench(?:\.\w+)*)\s+import\s+([\w, ]+)|import\s+(bench(?:\.\w+)+))", re.M)
-    todo, modules = [PROTOCOLS[kind].target.split(":")[0]], {}
+    info = PROTOCOLS[kind]
+    todo = [info.target.split(":")[0], info.tables.split(":")[0]] + (["bench.layers"] if info.per_layer else [])
+    modules: dict[str, str] = {}
     while todo:
         name = todo.pop()
         if name in modules:
@@ -314,14 +374,11 @@ def protocol_modules(kind: str) -> dict[str, str]:
         source = _module_source(name)
         if source is None:
             continue
-        modules[name] = source
-        for package, names, module in pattern.findall(source):
-            if module:
-                todo.append(module)
-                continue
-            for imported in (n.split(" as ")[0].strip() for n in names.split(",")):
-                submodule = f"{package}.{imported}"
-                todo.append(submodule if _module_source(submodule) is not None else package)
+        if name == __name__:
+            modules[name], imported = _registry_part(kind, source)
+        else:
+            modules[name], imported = source, _bench_imports(ast.parse(source).body)
+        todo.extend(imported)
     return modules
 
 

@@ -29,6 +29,7 @@ from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -189,3 +190,41 @@ def run_retrieval(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     return scored_result(spec, inp, rows, config, seeds,
                          n_samples={"test_clips": n_test, "test_captions": n_captions},
                          selected={"probe": selected} if selected else {})
+
+
+def _median_rank(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.median(y_pred))
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """a2t (a query per clip), t2a (a query per caption, owned by its clip) and a2a (clips with a same-class peer)."""
+    from bench.metrics import mean_value
+    from bench.scoring import metric_table
+
+    out: dict[str, MetricTable] = {}
+
+    def direction(prefix: str, per_seed: list[np.ndarray], owner: np.ndarray, in_per_seed: bool = True) -> None:
+        ranks, aps = [v[:, 0] for v in per_seed], [v[:, 1] for v in per_seed]
+        for k in (1, 5, 10):
+            if prefix == "a2a" and k > 1:
+                continue
+            out[f"{prefix}_r@{k}"] = metric_table(mean_value, ranks[0], [(r <= k).astype(np.float64) for r in ranks],
+                                                  owner, proportion=True, per_seed=in_per_seed)
+        out[f"{prefix}_map@10"] = metric_table(mean_value, aps[0], aps, owner, per_seed=in_per_seed)
+        if prefix != "a2a":
+            out[f"{prefix}_medr"] = metric_table(_median_rank, ranks[0], ranks, owner, upper=None,
+                                                 per_seed=in_per_seed)
+
+    seeds = range(len(rows[0]["pred"]))
+    clips = np.arange(len(rows))
+    direction("a2t", [np.array([r["pred"][s]["a2t"] for r in rows], dtype=np.float64).reshape(-1, 2)
+                      for s in seeds], clips)
+    t2a_owner = np.array([i for i, r in enumerate(rows) for _ in r["pred"][0]["t2a"]], dtype=np.int64)
+    direction("t2a", [np.array([q for r in rows for q in r["pred"][s]["t2a"]], dtype=np.float64).reshape(-1, 2)
+                      for s in seeds], t2a_owner)
+    valid = np.array([i for i, r in enumerate(rows) if r.get("a2a") is not None], dtype=np.int64)
+    if len(valid):
+        a2a = np.array([rows[i]["a2a"] for i in valid], dtype=np.float64).reshape(-1, 2)
+        direction("a2a", [a2a], valid)
+    order = [f"{p}_{m}" for p in ("a2t", "t2a") for m in ("r@1", "r@5", "r@10", "map@10", "medr")]
+    return {name: out[name] for name in order + ["a2a_map@10", "a2a_r@1"] if name in out}

@@ -22,6 +22,7 @@ from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -153,3 +154,15 @@ def run_verification(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                          n_samples={"test_trials": len(y_test), "test_target_trials": n_target,
                                     "validation_trials": len(y_val), "cohort": len(cohort)},
                          selected=selected)
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """eer and min_dcf at each configured prior over the test trials' scores (rows: see bench.scoring)."""
+    from bench.scoring import metric_table, per_seed_values
+
+    idx = np.arange(len(rows))
+    y, scores = [r["label"] for r in rows], per_seed_values(rows)
+    out = {"eer": metric_table(eer, y, scores, idx)}
+    for p in config["p_targets"]:
+        out[f"min_dcf_{p:g}"] = metric_table(lambda t, s, p=p: min_dcf(t, s, p), y, scores, idx)
+    return out

@@ -27,6 +27,7 @@ from bench.protocols.features import unit
 from bench.protocols.labels import item_id
 
 if TYPE_CHECKING:
+    from bench.scoring import MetricTable
     from bench.taskspec import ProtocolSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -192,3 +193,19 @@ def run_zeroshot(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
                          n_samples={"test": len(rows), "test_heldout": int((~is_seen[test_idx]).sum()),
                                     "classes": len(classes)},
                          selected={"probe": selected} if selected else {})
+
+
+def sample_tables(rows: list[dict], label_kind: str, config: dict) -> dict[str, MetricTable]:
+    """Accuracy on seen-class items, held-out-class items and over all classes."""
+    from bench.metrics import accuracy
+    from bench.scoring import metric_table, per_seed_values
+
+    out = {}
+    for name, key, keep in (("accuracy", "seen", lambda r: r["seen"]), ("accuracy_all", "all", lambda r: True),
+                            ("accuracy_heldout", "held", lambda r: not r["seen"])):
+        idx = np.array([i for i, r in enumerate(rows) if keep(r)], dtype=np.int64)
+        if len(idx):
+            sub = [rows[i] for i in idx]
+            out[name] = metric_table(accuracy, [r["label"] for r in sub],
+                                     per_seed_values(sub, lambda p, key=key: p[key]), idx, proportion=True)
+    return out
