@@ -96,16 +96,21 @@ def with_article(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
+def tinysoundfont_synth():
+    """A tinysoundfont synth at RENDER_SR; without tinysoundfont, an error that says how to install it."""
+    try:
+        import tinysoundfont
+    except ImportError as err:
+        raise ImportError("the music datasets render with tinysoundfont: pip install --no-deps "
+                          "tinysoundfont==0.3.7 (its pyaudio dependency only serves live playback)") from err
+    return tinysoundfont.Synth(samplerate=RENDER_SR)
+
+
 class Renderer:
     """Offline General MIDI renderer: one tinysoundfont synth, reset before every clip (so clips are independent)."""
 
     def __init__(self) -> None:
-        try:
-            import tinysoundfont
-        except ImportError as err:
-            raise ImportError("the music datasets render with tinysoundfont: pip install --no-deps "
-                              "tinysoundfont==0.3.7 (its pyaudio dependency only serves live playback)") from err
-        self.synth = tinysoundfont.Synth(samplerate=RENDER_SR)
+        self.synth = tinysoundfont_synth()
         self.sfid = self.synth.sfload(str(soundfont_path()))
 
     def _run(self, seconds: float) -> np.ndarray:

@@ -28,7 +28,7 @@ from bench.builtin.audio_utils import (
     reverb,
     tier_sizes,
 )
-from bench.builtin.music import MUSIC_SOURCES, RENDER_SR, soundfont_path
+from bench.builtin.music import MUSIC_SOURCES, RENDER_SR, soundfont_path, tinysoundfont_synth
 from bench.builtin.soundfont_samples import (
     component_splits,
     drum_zones,
@@ -126,12 +126,7 @@ class DrumRenderer:
     """Renders one voice at a time from a copy of the SoundFont with the voice's quieter zones muted."""
 
     def __init__(self) -> None:
-        try:
-            import tinysoundfont
-        except ImportError as err:
-            raise ImportError("the percussion dataset renders with tinysoundfont: pip install --no-deps "
-                              "tinysoundfont==0.3.7") from err
-        self.synth = tinysoundfont.Synth(samplerate=RENDER_SR)
+        self.synth = tinysoundfont_synth()
         self.data = soundfont_path().read_bytes()
         self.sfid: int | None = None
 
