@@ -123,3 +123,22 @@ def test_events_protocol_end_to_end():
     bad = [dict(items[0], events=[[2.0, 1.0, "dog"]]), *items[1:]]
     with pytest.raises(ValueError, match=r"item 'c0'.*onset < offset"):
         protocol_function("events")(ProtocolInput(**{**inp.__dict__, "items": bad}), task.protocols[0])
+
+
+def test_post_processing_is_chosen_by_the_tasks_main_score():
+    """A long reference event with a loud start, a quiet body and a quiet false blip later: a high threshold keeps
+    only the start (onset F1 1.0, segment F1 0.5), a low one keeps the body and the blip (onset F1 0.67, segment
+    F1 0.86). Each main score picks the threshold that is best for it, on validation."""
+    from bench.protocols.events import DEFAULTS, _choose_postprocessing
+
+    hop_s = 0.02
+    probs = np.zeros((250, 1))
+    probs[:5] = 0.95  # 0-0.1 s
+    probs[5:150] = 0.35  # 0.1-3.0 s
+    probs[200:220] = 0.35  # 4.0-4.4 s: no event there (longer than every min_duration_s)
+    refs = [[(0.0, 3.0, 0)]]
+    cfg = {**DEFAULTS}
+    onset = _choose_postprocessing([probs], refs, [5.0], hop_s, cfg, "onset_f1", 1)
+    segment = _choose_postprocessing([probs], refs, [5.0], hop_s, cfg, "segment_f1", 1)
+    assert onset["threshold"] == 0.4 and onset["validation_onset_f1"] == pytest.approx(1.0)
+    assert segment["threshold"] == 0.1 and segment["validation_segment_f1"] == pytest.approx(6 / 7)

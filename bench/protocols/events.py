@@ -4,7 +4,8 @@ Targets: frame k (centre (k + 0.5)·hop) is active for a class when it lies insi
 task's label column: a list of `[onset_s, offset_s, label]`, possibly empty). A linear layer on standardised frames
 is trained in float64 with binary cross-entropy on the train clips; lr and epoch are chosen by validation loss (early
 stopping, with the tie rule of bench.protocols.training), then the post-processing (probabilities median-filtered
-over `median_s`, thresholded, events shorter than `min_duration_s` dropped) is chosen by the validation onset F1.
+over `median_s`, thresholded, events shorter than `min_duration_s` dropped) is chosen by the validation value of
+the task's main score (onset F1, or segment F1 where the task scores segments, e.g. X-ARES's DESED and MAESTRO).
 Nothing is chosen on test.
 
 Metrics, micro-averaged over all test clips and classes:
@@ -206,22 +207,31 @@ def _train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_v
     return predict, {"lr": lr, "epoch": fit.round, "validation_bce": -fit.score}
 
 
-def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], hop_s: float,
-                           cfg: dict[str, Any]) -> dict[str, float]:
-    """(median_s, threshold, min_duration_s) with the best validation onset F1 (first in grid order on ties)."""
-    best_f1, best = -1.0, {}
+def _choose_postprocessing(probs: list[np.ndarray], refs: list[list[Event]], durations: list[float], hop_s: float,
+                           cfg: dict[str, Any], metric: str, n_classes: int) -> dict[str, float]:
+    """(median_s, threshold, min_duration_s) with the best validation value of `metric`, the task's main score
+    (first in grid order on ties)."""
+    best_score, best = -1.0, {}
     for median_s in cfg["median_s"]:
         smoothed = [smooth(p, median_s, hop_s) for p in probs]
         for threshold in cfg["thresholds"]:
             for min_dur in cfg["min_duration_s"]:
-                counts = np.sum([onset_counts(r, decode(p, hop_s, threshold, min_dur), cfg["onset_tolerance_s"])
-                                 for p, r in zip(smoothed, refs)], axis=0)
-                f1 = float(_f1(*counts))
-                if f1 > best_f1:
-                    best_f1 = f1
+                counts = []
+                for p, r, duration in zip(smoothed, refs, durations):
+                    est = decode(p, hop_s, threshold, min_dur)
+                    counts.append(onset_counts(r, est, cfg["onset_tolerance_s"])
+                                  + segment_counts(r, est, duration, cfg["segment_s"], n_classes))
+                score = float(METRICS[metric](np.zeros(len(counts)), np.asarray(counts, dtype=np.float64)))
+                if score > best_score:
+                    best_score = score
                     best = {"median_s": median_s, "threshold": threshold, "min_duration_s": min_dur,
-                            "validation_onset_f1": f1}
+                            f"validation_{metric}": score}
     return best
+
+
+def _duration(frames: np.ndarray, events: list[Event], hop_s: float) -> float:
+    """A clip's length for segment scoring: its frames' span, or its last event's offset when that is later."""
+    return max(len(frames) * hop_s, max((e[1] for e in events), default=0.0))
 
 
 def run_events(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
@@ -270,15 +280,16 @@ def run_events(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
         for seed in inp.seeds:
             predict, info = _train_head(np.concatenate(x_train), np.concatenate(y_train), np.concatenate(x_val),
                                         np.concatenate(y_val), cfg, seed)
-            post = _choose_postprocessing([predict(x) for x in x_val], [refs[i] for i in val_idx], hop_s, cfg)
+            post = _choose_postprocessing([predict(x) for x in x_val], [refs[i] for i in val_idx],
+                                          [_duration(x, refs[i], hop_s) for i, x in zip(val_idx, x_val)], hop_s, cfg,
+                                          spec.main_score, n_classes)
             selected.append({"seed": seed, **info, **post})
             for i in test_idx:
                 x = clip(i)
                 est = decode(smooth(predict(x), post["median_s"], hop_s), hop_s, post["threshold"],
                              post["min_duration_s"])
-                duration = max(len(x) * hop_s, max((e[1] for e in refs[i]), default=0.0))
                 counts = (onset_counts(refs[i], est, cfg["onset_tolerance_s"])
-                          + segment_counts(refs[i], est, duration, cfg["segment_s"], n_classes))
+                          + segment_counts(refs[i], est, _duration(x, refs[i], hop_s), cfg["segment_s"], n_classes))
                 row = rows.setdefault(int(i), {**sample_fields(inp.task, inp.items, int(i)),
                                                "label": [[on, off, c] for on, off, c in refs[i]], "pred": []})
                 row["pred"].append({"events": [[round(on, 6), round(off, 6), c] for on, off, c in est],
