@@ -53,7 +53,7 @@ def test_real_tasks_are_listed_and_stay_out_of_the_builtin_suites():
     from bench.catalog import resolve_tasks
 
     assert {t.name for t in resolve_tasks("real")} == {"real/words", "real/letters", "real/language_cross_source",
-                                                       "real/drums", "real/drum_kits"}
+                                                       "real/drums", "real/drum_kits", "real/fillets_speaker"}
     assert [t.name for t in resolve_tasks("real-reference")] == ["real-reference/language_same_source"]
     assert all(t.name.startswith("real-smoke/") for t in resolve_tasks("real-smoke"))
     for suite in ("builtin-quick", "builtin"):
