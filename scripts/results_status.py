@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 
-def reasons(record: dict[str, Any], path: Path, specs: dict[str, Any], current_code) -> list[str]:
-    """Why `bench run` would not reuse this result now (empty when it would)."""
+def reasons(record: dict[str, Any], path: Path, specs: dict[str, Any], current) -> list[str]:
+    """Why `bench run` would not reuse this result now (empty when it would); `current` is
+    bench.leaderboard_guard.current_values over the task files `specs`."""
+    from bench.leaderboard_guard import SPEC
     from bench.reuse import samples_intact
-    from bench.taskspec import spec_sha256
 
     task = record["task"]
     spec = specs.get(task["name"])
@@ -31,9 +32,10 @@ def reasons(record: dict[str, Any], path: Path, specs: dict[str, Any], current_c
     why = []
     if task.get("version") is not None and task["version"] < spec.version:
         why.append(f"task v{task['version']} < v{spec.version}")
-    elif task.get("spec_sha256") != spec_sha256(spec):
+    elif task.get("spec_sha256") != current(task["name"], SPEC):
         why.append("task spec differs")
-    kinds = sorted(p["kind"] for p in record.get("protocols", []) if p.get("code_sha256") != current_code(p["kind"]))
+    kinds = sorted(p["kind"] for p in record.get("protocols", [])
+                   if p.get("code_sha256") != current(task["name"], p["kind"]))
     if kinds:
         why.append("protocol code differs (" + ", ".join(kinds) + ")")
     if not samples_intact(path, record):
@@ -47,34 +49,33 @@ def main() -> None:
     parser.add_argument("--encoder", nargs="*", help="only these encoders")
     args = parser.parse_args()
     from bench.catalog import all_tasks
-    from bench.protocols.registry import PROTOCOLS, protocol_code_sha256
+    from bench.leaderboard_guard import current_values
     from bench.results import load_results
 
     specs = all_tasks()
-
-    def current_code(kind: str) -> str | None:
-        return protocol_code_sha256(kind) if kind in PROTOCOLS else None
+    current = current_values(specs)
 
     stale: dict[str, list[tuple[str, list[str], float]]] = defaultdict(list)
-    current: dict[str, int] = defaultdict(int)
+    n_current: dict[str, int] = defaultdict(int)
     for record in load_results(args.results):
         encoder = record["encoder"]["name"]
         if record.get("status") == "error" or (args.encoder and encoder not in args.encoder):
             continue
         path = Path(record["_file"])
-        why = reasons(record, path, specs, current_code)
+        why = reasons(record, path, specs, current)
         if not why:
-            current[encoder] += 1
+            n_current[encoder] += 1
             continue
         timing = record.get("timing", {})
         cost = float(timing.get("extract_s") or 0) + float(timing.get("protocol_s") or 0)
         stale[encoder].append((record["task"]["name"], why, cost))
     total = 0.0
-    for encoder in sorted(set(stale) | set(current)):
+    for encoder in sorted(set(stale) | set(n_current)):
         items = stale.get(encoder, [])
         cost = sum(c for _, _, c in items)
         total += cost
-        print(f"{encoder}: {current[encoder]} current, {len(items)} to recompute (last runs took {cost / 60:.0f} min)")
+        print(f"{encoder}: {n_current[encoder]} current, {len(items)} to recompute "
+              f"(last runs took {cost / 60:.0f} min)")
         for task, why, c in sorted(items):
             print(f"    {task:42s} {c / 60:6.1f} min  {'; '.join(why)}")
     print(f"total to recompute: {sum(len(v) for v in stale.values())} results, about {total / 3600:.1f} h "
