@@ -18,6 +18,7 @@ trained by bench.protocols.weighted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +47,34 @@ def scaled_batch_size(configured: int, n_train: int) -> int:
     return min(configured, max(4, n_train // 8))
 
 
+def output_size(kind: str, labels: np.ndarray) -> int:
+    """The probe's output width: 1 for regression, one per class or tag otherwise."""
+    return 1 if kind == "regression" else labels.shape[1] if kind == "multilabel" else int(labels.max()) + 1
+
+
+def train_targets(kind: str, labels: np.ndarray, train: np.ndarray) -> tuple[torch.Tensor, Callable]:
+    """The train targets (float64 standardised values for regression, class indices, or 0/1 tags) and the decoder
+    of model outputs into predictions: argmax for classes, and regression values back in label units clipped to
+    the train targets' range (a near-constant feature cannot explode them)."""
+    import torch
+
+    if kind == "regression":
+        shift, scale = float(labels[train].mean()), float(labels[train].std()) or 1.0
+        low, high = labels[train].min(), labels[train].max()
+        target = torch.from_numpy((labels[train].astype(np.float64) - shift) / scale)[:, None]
+        return target, lambda out: np.clip(out.cpu().numpy()[:, 0] * scale + shift, low, high)
+    if kind == "multiclass":
+        return torch.from_numpy(labels[train]), lambda out: out.cpu().numpy().argmax(1)
+    return torch.from_numpy(labels[train].astype(np.float64)), lambda out: out.cpu().numpy()
+
+
+def no_valid_lr(task_file: str, spec: ProtocolSpec, fold_name: str | None, variant: str = "") -> ValueError:
+    """The error when no lr of the grid has a defined validation score."""
+    return ValueError(f"{task_file}: protocol '{spec.kind}'{variant}{f' fold {fold_name}' if fold_name else ''}: the "
+                      f"validation {spec.main_score} is undefined for every lr (no positives in the validation split, "
+                      f"or training diverged: try smaller 'lrs')")
+
+
 @single_threaded
 def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     import torch
@@ -60,7 +89,7 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
     task, kind = inp.task, inp.task.label_kind
     metric_fn = METRICS[kind][spec.main_score]
     sign = 1.0 if spec.higher_is_better else -1.0
-    n_out = 1 if kind == "regression" else labels.shape[1] if kind == "multilabel" else int(labels.max()) + 1
+    n_out = output_size(kind, labels)
     preds = [np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32) for _ in inp.seeds]
     runs = []
     x_all = inp.pooled.astype(np.float64)
@@ -71,21 +100,8 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
         mean, std = standardiser(x_all[train])
         x_train, x_val, x_test = (torch.from_numpy((x_all[part] - mean) / std).to(device)
                                   for part in (train, val, test))
-        y_shift, y_scale = 0.0, 1.0
-        if kind == "regression":
-            y_shift, y_scale = float(labels[train].mean()), float(labels[train].std()) or 1.0
-            target = torch.from_numpy((labels[train].astype(np.float64) - y_shift) / y_scale)[:, None]
-        else:
-            target = torch.from_numpy(labels[train].astype(np.float64) if kind == "multilabel" else labels[train])
+        target, decode = train_targets(kind, labels, train)
         target = target.to(device)
-
-        def decode(out: torch.Tensor) -> np.ndarray:
-            out = out.cpu().numpy()
-            if kind == "multiclass":
-                return out.argmax(1)
-            if kind == "regression":  # within the train targets' range: a near-constant feature cannot explode it
-                return np.clip(out[:, 0] * y_scale + y_shift, labels[train].min(), labels[train].max())
-            return out
 
         def val_score(out: torch.Tensor) -> float:
             return sign * float(metric_fn(labels[val], decode(out)))
@@ -100,9 +116,7 @@ def _run(inp: ProtocolInput, spec: ProtocolSpec) -> ProtocolResult:
             winner = best_lr(fits)
             fold_name = task.split.folds[fold_index] if task.split.is_kfold else None
             if winner is None:
-                raise ValueError(f"{task.file}: protocol '{spec.kind}'{f' fold {fold_name}' if fold_name else ''}: "
-                                 f"the validation {spec.main_score} is undefined for every lr (no positives in the "
-                                 f"validation split, or training diverged: try smaller 'lrs')")
+                raise no_valid_lr(task.file, spec, fold_name)
             lr, fit = fits[winner]
             preds[seed_index][test] = decode(predict(fit.state, x_test))
             runs.append({"seed": seed, "fold": fold_name, "lr": lr, "epoch": fit.round,

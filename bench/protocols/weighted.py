@@ -18,7 +18,7 @@ import numpy as np
 from bench.protocols.base import ProtocolInput, ProtocolResult, single_threaded
 from bench.protocols.features import standardiser
 from bench.protocols.pooled import finish
-from bench.protocols.probe import scaled_batch_size
+from bench.protocols.probe import no_valid_lr, output_size, scaled_batch_size, train_targets
 from bench.protocols.training import Fit, best_lr, fit_with_early_stopping, protocol_device, snap
 
 if TYPE_CHECKING:
@@ -80,20 +80,6 @@ def _fit(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, val_scor
                                    config["max_epochs"], config["patience"])
 
 
-def _targets(kind: str, labels: np.ndarray, train: np.ndarray) -> tuple[Any, Callable[[Any], np.ndarray]]:
-    """The train targets (a tensor) and the decoder of model outputs into predictions, as the probes have them."""
-    import torch
-
-    if kind == "regression":
-        shift, scale = float(labels[train].mean()), float(labels[train].std()) or 1.0
-        low, high = labels[train].min(), labels[train].max()
-        target = torch.from_numpy((labels[train].astype(np.float64) - shift) / scale)[:, None]
-        return target, lambda out: np.clip(out.cpu().numpy()[:, 0] * scale + shift, low, high)
-    if kind == "multiclass":
-        return torch.from_numpy(labels[train]), lambda out: out.cpu().numpy().argmax(1)
-    return torch.from_numpy(labels[train].astype(np.float64)), lambda out: out.cpu().numpy()
-
-
 @single_threaded
 def run_weighted(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any], labels: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ProtocolResult:
@@ -110,7 +96,7 @@ def run_weighted(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any],
                          else f"{task.file}: protocol '{spec.kind}' got every layer's vectors; set weighted_layers")
     metric_fn = METRICS[kind][spec.main_score]
     sign = 1.0 if spec.higher_is_better else -1.0
-    n_out = 1 if kind == "regression" else labels.shape[1] if kind == "multilabel" else int(labels.max()) + 1
+    n_out = output_size(kind, labels)
     loss_fn = {"multiclass": nn.CrossEntropyLoss(), "multilabel": nn.BCEWithLogitsLoss(),
                "regression": nn.MSELoss()}[kind]
     preds = [np.zeros(labels.shape, dtype=np.int64 if kind == "multiclass" else np.float32) for _ in inp.seeds]
@@ -119,7 +105,7 @@ def run_weighted(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any],
     for fold_index, (train, val, test) in enumerate(folds):
         x = standardise_layers(x_all, train)
         x_train, x_val, x_test = (torch.from_numpy(x[part]).to(device) for part in (train, val, test))
-        target, decode = _targets(kind, labels, train)
+        target, decode = train_targets(kind, labels, train)
         target = target.to(device)
 
         def val_score(model: torch.nn.Module, val: np.ndarray = val, x_val: Any = x_val,
@@ -141,10 +127,7 @@ def run_weighted(inp: ProtocolInput, spec: ProtocolSpec, config: dict[str, Any],
             winner = best_lr([(lr, fit) for lr, fit, _ in fits])
             fold_name = task.split.folds[fold_index] if task.split.is_kfold else None
             if winner is None:
-                raise ValueError(f"{task.file}: protocol '{spec.kind}' (weighted_layers)"
-                                 f"{f' fold {fold_name}' if fold_name else ''}: the validation {spec.main_score} is "
-                                 f"undefined for every lr (no positives in the validation split, or training "
-                                 f"diverged: try smaller 'lrs')")
+                raise no_valid_lr(task.file, spec, fold_name, " (weighted_layers)")
             lr, fit, model = fits[winner]
             model.load_state_dict(fit.state)
             model.eval()
