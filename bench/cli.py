@@ -293,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("baseline", help="results folder of the reference run (e.g. the committed results/)")
     cmp.add_argument("candidate", help="results folder of the run under test")
     cmp.add_argument("--tolerance", type=float, default=0.0,
-                     help="allowed drop of a main score (in its units) before a regression counts (default 0)")
+                     help="allowed drop of a main score (in its units) before a regression counts (default 0; "
+                          "at least 0.0005, half a unit of the third decimal scores are reported to)")
     cmp.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     cmp.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (for a PR comment)")
     cmp.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")

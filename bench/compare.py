@@ -6,7 +6,10 @@ same resampled test items: groups (the task's held-out unit, e.g. speaker) are d
 item of a drawn group is scored, in baseline and candidate alike. The difference candidate - baseline is signed
 so that positive means better (lower-is-better metrics such as EER flip), and its 95% percentile interval decides
 the verdict: `regression` when the whole interval lies below -tolerance, `improvement` when it lies above
-+tolerance, `no change` otherwise. Tasks whose tested items differ are refused (named), never compared.
++tolerance, `no change` otherwise. The tolerance is at least RESOLUTION, half a unit of the third decimal that
+scores are reported and reproduced to: a probe retrained on other CPU kernels or by equivalent code moves an R² by
+1e-6, and a tight interval around such a drift is not a regression. Tasks whose tested items differ are refused
+(named), never compared.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from bench.results import record_label
 
 REGRESSION, IMPROVEMENT, NO_CHANGE = "regression", "improvement", "no change"
+RESOLUTION = 5e-4  # the smallest difference a verdict acts on: scores are reported to three decimals
 
 
 class NotComparable(ValueError):
@@ -130,8 +134,10 @@ def paired_bootstrap(base, cand, sign: float, n_boot: int = 1000, seed: int = 0,
 
 
 def verdict(ci: tuple[float, float], tolerance: float) -> str:
-    """`regression` when the signed difference's interval lies below -tolerance, `improvement` above +tolerance."""
+    """`regression` when the signed difference's interval lies below -tolerance, `improvement` above +tolerance;
+    a tolerance below RESOLUTION counts as RESOLUTION."""
     lo, hi = ci
+    tolerance = max(tolerance, RESOLUTION)
     if hi < -tolerance:
         return REGRESSION
     if lo > tolerance:

@@ -77,3 +77,12 @@ def test_groups_are_resampled_whole():
 def test_different_test_items_are_refused():
     with pytest.raises(NotComparable, match="tested items differ"):
         paired_bootstrap(_scorer(np.ones(5)), _scorer(np.ones(6)), sign=1.0)
+
+
+def test_a_last_digits_drift_is_no_change_even_when_its_interval_excludes_zero():
+    # a probe retrained by equivalent code moves regression predictions by ~1e-6: every resample sees the same
+    # tiny drop, so the interval lies wholly below 0, yet nothing reported to three decimals changed
+    ci = (-2e-6, -1e-6)
+    assert verdict(ci, tolerance=0.0) == NO_CHANGE
+    assert verdict((-2e-3, -1e-3), tolerance=0.0) == REGRESSION  # a drop visible at the third decimal still counts
+    assert verdict((1e-3, 2e-3), tolerance=0.0) == IMPROVEMENT
