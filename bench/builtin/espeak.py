@@ -129,6 +129,20 @@ def _ask(server: subprocess.Popen, request: dict) -> tuple[bytes, bytes]:
     return header[:4], server.stdout.read(struct.unpack("<I", header[4:])[0])
 
 
+def _ask_idle_server(voice: str, request: dict) -> tuple[bytes, bytes]:
+    """`_ask` an idle server of this process for `voice` (started when there is none, or it died), then return it
+    to the idle pool."""
+    with _lock:
+        idle = _idle.setdefault((os.getpid(), voice), [])
+        server = idle.pop() if idle else None
+    if server is None or server.poll() is not None:
+        server = _start_server(voice)
+    answer = _ask(server, request)
+    with _lock:
+        idle.append(server)
+    return answer
+
+
 def synthesize_native(text: str, voice: str = "en-us", *, variant: str | None = None, rate: int = 175,
                       pitch: int = 50, pitch_range: int = 50, volume: int = 60, word_gap: int = 0,
                       seed: int = 0) -> np.ndarray:
@@ -145,14 +159,7 @@ def synthesize_native(text: str, voice: str = "en-us", *, variant: str | None = 
     request = {"text": text, "voice": voice if variant is None else f"{voice}+{variant}", "rate": int(rate),
                "pitch": int(pitch), "range": int(pitch_range), "volume": int(volume), "wordgap": int(word_gap),
                "seed": int(seed) & 0x7FFFFFFF}
-    with _lock:
-        idle = _idle.setdefault((os.getpid(), voice), [])
-        server = idle.pop() if idle else None
-    if server is None or server.poll() is not None:
-        server = _start_server(voice)
-    status, payload = _ask(server, request)
-    with _lock:
-        idle.append(server)
+    status, payload = _ask_idle_server(voice, request)
     if status != b"OKAY":
         raise EspeakError(f"eSpeak NG refused {request}: {payload.decode(errors='replace')}")
     import numpy as np
@@ -164,14 +171,7 @@ def phonemize(text: str, voice: str = "en-us") -> str:
     """The IPA phonemes eSpeak NG says for `text` with language voice `voice`: space-separated phonemes, stress
     marks and word boundaries dropped (e.g. "seven" -> "s ɛ v ə n"). Same arguments, same answer, in any process."""
     request = {"text": text, "voice": voice, "phonemes": True}
-    with _lock:
-        idle = _idle.setdefault((os.getpid(), voice), [])
-        server = idle.pop() if idle else None
-    if server is None or server.poll() is not None:
-        server = _start_server(voice)
-    status, payload = _ask(server, request)
-    with _lock:
-        idle.append(server)
+    status, payload = _ask_idle_server(voice, request)
     if status != b"OKAY":
         raise EspeakError(f"eSpeak NG refused to phonemize {text!r} with {voice!r}: {payload.decode(errors='replace')}")
     clauses = payload.decode().replace(_STRESS_PRIMARY, "").replace(_STRESS_SECONDARY, "")
