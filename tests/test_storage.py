@@ -169,6 +169,22 @@ def test_generation_removes_partial_folders_of_killed_generations(monkeypatch):
     shutil.rmtree(alive)
 
 
+def test_a_failed_generation_leaves_neither_a_dataset_nor_a_partial_folder(tmp_path):
+    from bench.builtin import publish_dataset
+
+    final = tmp_path / "data" / "keywords-v1"
+
+    def fail_halfway(tmp):
+        (tmp / "manifest.jsonl").write_text("{}\n")
+        raise RuntimeError("killed halfway")
+
+    with pytest.raises(RuntimeError, match="halfway"):
+        publish_dataset(final, fail_halfway)
+    assert not final.exists() and list(final.parent.iterdir()) == []
+    publish_dataset(final, lambda tmp: (tmp / "manifest.jsonl").write_text("{}\n"))
+    assert (final / "manifest.jsonl").exists() and (final / "checksums.sha256").exists()
+
+
 def test_remove_dead_partials_tolerates_a_missing_folder(tmp_path):
     from bench.builtin import remove_dead_partials
 

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.paths import data_dir
@@ -106,6 +107,27 @@ def remove_dead_partials(folder: Path) -> list[Path]:
     return removed
 
 
+def publish_dataset(final: Path, fill: Callable[[Path], None]) -> None:
+    """Make dataset folder `final` atomically: `fill` a private temporary sibling, write its checksums, then
+    rename it into place (a concurrent process that got there first keeps its copy). A failure removes the partial
+    folder; partial folders of dead processes are removed first."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_partials(final.parent)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        fill(tmp)
+        write_checksums(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():  # another process won the race; keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
 def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -> Path:
     """Return the folder of a built-in dataset, generating it first if it is not there yet."""
     if name not in GENERATORS:
@@ -121,19 +143,10 @@ def ensure_builtin(name: str, tier: str, seed: int = 0, progress: bool = True) -
         return final
     module, attr = GENERATORS[name].split(":")
     generate = getattr(importlib.import_module(module), attr)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    remove_dead_partials(final.parent)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     start = time.perf_counter()
     if progress:
         logger.info(f"[bench] generating built-in dataset '{name}' ({tier}, seed {seed}) into {final} ...")
-    generate(tmp, tier, seed)
-    write_checksums(tmp)
-    if final.exists():  # another process won the race; keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    publish_dataset(final, lambda tmp: generate(tmp, tier, seed))
     if progress:
         logger.info(f"[bench] generated '{name}' in {time.perf_counter() - start:.1f} s")
     return final

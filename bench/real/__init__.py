@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
-from bench.builtin import CHECKSUM_FILE, remove_dead_partials, write_checksums
+from bench.builtin import CHECKSUM_FILE, publish_dataset
 from bench.paths import data_dir
 from bench.real.sources import MissingSourceError
 
@@ -56,22 +54,8 @@ def ensure_real(name: str, progress: bool = True) -> Path:
         return final
     module, attr = CONVERTERS[name].split(":")
     convert = getattr(importlib.import_module(module), attr)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    remove_dead_partials(final.parent)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     start = time.perf_counter()
-    try:
-        convert(tmp)
-        write_checksums(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():  # another process won the race; keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    publish_dataset(final, convert)
     if progress:
         logger.info(f"[bench] converted real dataset '{name}' into {final} in {time.perf_counter() - start:.1f} s")
     return final
